@@ -1,0 +1,42 @@
+"""Build single and vectorised environments from an :class:`EnvConfig`."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from rnn_control.envs.config import EnvConfig
+from rnn_control.envs.registry import WRAPPERS, ensure_registered
+
+
+def make_env(cfg: EnvConfig, seed: int | None = None, render_mode: str | None = None) -> gym.Env:
+    """One environment with the scenario's wrappers applied (innermost first)."""
+    ensure_registered()
+    kwargs = dict(cfg.kwargs)
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    env = gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps, **kwargs)
+    for i, item in enumerate(cfg.wrappers):
+        name, params = next(iter(item.items()))
+        env = WRAPPERS[name].apply(env, params, f"env.wrappers[{i}].{name}")
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+    return env
+
+
+def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, seed: int = 0) -> gym.vector.VectorEnv:
+    """``num_envs`` copies (default ``cfg.num_envs``) with same-step autoreset.
+
+    With ``AutoresetMode.SAME_STEP`` the observation returned on a terminal step is already the
+    first observation of the next episode; the terminal one is in ``info["final_obs"]``.
+    """
+    n = num_envs or cfg.num_envs
+    fns = [lambda i=i: make_env(cfg) for i in range(n)]
+    mode = gym.vector.AutoresetMode.SAME_STEP
+    if cfg.vectorization == "async" and n > 1:
+        venv: gym.vector.VectorEnv = gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
+    else:
+        venv = gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+    venv.reset(seed=seed)
+    venv.action_space.seed(seed)
+    return venv

@@ -1,0 +1,56 @@
+"""Partial observability: drop the velocity entries of an observation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from rnn_control.envs.registry import register_wrapper
+
+# Indices of the observation entries that are NOT velocities, for envs we know.
+POSITION_INDICES: dict[str, list[int]] = {
+    "Pendulum-v1": [0, 1],  # cos(theta), sin(theta) | theta_dot
+    "CartPole-v1": [0, 2],  # x, theta | x_dot, theta_dot
+    "InvertedPendulum-v5": [0, 1],  # qpos (cart, pole) | qvel
+    "InvertedDoublePendulum-v5": [0, 1, 2, 3, 4, 5, 9, 10],  # x, sin, cos | qvel | constraint forces
+    "Reacher-v5": [0, 1, 2, 3, 4, 5, 8, 9],  # cos, sin, target | joint vel | fingertip - target
+    "HalfCheetah-v5": list(range(8)),  # qpos[1:] | qvel
+    "Hopper-v5": list(range(5)),
+    "Walker2d-v5": list(range(8)),
+}
+
+
+@dataclass
+class MaskVelocityParams:
+    """``keep``: indices to keep; default: the known position entries of the env."""
+
+    keep: list[int] | None = None
+
+
+@register_wrapper("mask_velocity", MaskVelocityParams)
+class MaskVelocity(gym.ObservationWrapper):
+    """Keep only the position-like entries of a Box observation (velocities are hidden)."""
+
+    def __init__(self, env: gym.Env, keep: list[int] | None = None) -> None:
+        super().__init__(env)
+        env_id = env.spec.id if env.spec is not None else None
+        if keep is None:
+            if env_id not in POSITION_INDICES:
+                raise ValueError(
+                    f"mask_velocity: no default velocity layout for '{env_id}'; give 'keep: [indices]' "
+                    f"(known envs: {', '.join(sorted(POSITION_INDICES))})"
+                )
+            keep = POSITION_INDICES[env_id]
+        space = env.observation_space
+        assert isinstance(space, gym.spaces.Box), "mask_velocity needs a Box observation space"
+        self.keep = np.asarray(keep, dtype=np.int64)
+        if self.keep.size == 0 or self.keep.max() >= space.shape[0] or self.keep.min() < 0:
+            raise ValueError(f"mask_velocity: keep={keep} out of range for observation size {space.shape[0]}")
+        self.observation_space = gym.spaces.Box(
+            low=space.low[self.keep], high=space.high[self.keep], dtype=space.dtype
+        )
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return observation[self.keep]

@@ -1,0 +1,1 @@
+"""Checkpoint -> self-describing ONNX bundle, with a parity report against PyTorch."""

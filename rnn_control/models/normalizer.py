@@ -1,0 +1,50 @@
+"""Running observation normalisation whose statistics live in the module (and so in checkpoints
+and in exported ONNX graphs)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class RunningNormalizer(nn.Module):
+    """``(x - mean) / sqrt(var + eps)``, clipped, with statistics updated from data.
+
+    The statistics are buffers: they are saved with the state dict and baked into an exported
+    graph as constants, so a deployed model normalises exactly as it did in training.
+    """
+
+    def __init__(self, size: int, eps: float = 1e-5, clip: float = 10.0) -> None:
+        super().__init__()
+        self.eps = eps
+        self.clip = clip
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("var", torch.ones(size))
+        self.register_buffer("count", torch.tensor(0.0, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, x: Tensor) -> None:
+        """Merge the statistics of a batch ``[..., size]`` (parallel Welford / Chan et al.)."""
+        x = x.reshape(-1, x.shape[-1]).to(self.mean.dtype)
+        finite = torch.isfinite(x).all(dim=-1)
+        x = x[finite]
+        n = x.shape[0]
+        if n == 0:
+            return
+        b_mean = x.mean(0)
+        b_var = x.var(0, unbiased=False)
+        total = self.count + n
+        delta = b_mean - self.mean
+        w = (n / total).to(self.mean.dtype)
+        self.mean += delta * w
+        m2 = self.var * self.count.to(self.mean.dtype) + b_var * n + delta.pow(2) * (self.count * n / total).to(
+            self.mean.dtype
+        )
+        self.var.copy_(m2 / total.to(self.mean.dtype))
+        self.count.copy_(total)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ((x - self.mean) / torch.sqrt(self.var + self.eps)).clamp(-self.clip, self.clip)
+
+    def denormalize(self, x: Tensor) -> Tensor:
+        return x * torch.sqrt(self.var + self.eps) + self.mean

@@ -1,0 +1,1 @@
+"""ROS 2 nodes (rclpy). The only subpackage that imports rclpy."""

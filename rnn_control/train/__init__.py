@@ -1,0 +1,1 @@
+"""Training in simulation: rollouts, BPTT sequence batching, trainers, checkpoints, diagnostics."""

@@ -1,0 +1,103 @@
+"""Atomic, resumable checkpoints.
+
+A checkpoint is one ``torch.save`` file holding a dict with at least:
+
+- ``format``: :data:`FORMAT` (bumped when the layout changes)
+- ``kind``: ``"dynamics"`` or ``"policy"`` (what trained it)
+- ``config``: the plain-dict scenario/model configuration it was trained with
+- ``step``: training progress (env steps or gradient steps, trainer-defined)
+- model / optimiser / normaliser state dicts and RNG states, under trainer-defined keys
+
+Writes go to a temporary file in the same directory that is then ``os.replace``-d over the
+target, so a run killed mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnn_control.config import diff_dicts
+from rnn_control.errors import CheckpointError
+
+FORMAT = 1
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` atomically to ``path`` (parent directories are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(
+    path: str | Path,
+    kind: str | None = None,
+    expected_config: dict[str, Any] | None = None,
+    compare_keys: tuple[str, ...] = ("model",),
+) -> dict[str, Any]:
+    """Load a checkpoint, checking its kind and (parts of) its configuration.
+
+    ``expected_config`` is compared with the stored ``config`` on ``compare_keys`` only (the
+    sections that change the network's shape); a mismatch raises :class:`CheckpointError`
+    listing every difference.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise CheckpointError(f"{path}: not a readable rnn_control checkpoint ({exc})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path}: unsupported checkpoint format {found!r}, expected {FORMAT}")
+    if kind is not None and ckpt.get("kind") != kind:
+        raise CheckpointError(f"{path}: is a {ckpt.get('kind')!r} checkpoint, expected a {kind!r} one")
+    if expected_config is not None:
+        stored = ckpt.get("config", {})
+        diffs = []
+        for key in compare_keys:
+            diffs += diff_dicts(stored.get(key), expected_config.get(key), key)
+        if diffs:
+            raise CheckpointError(
+                f"{path}: was trained with a different configuration (checkpoint != requested):\n  "
+                + "\n  ".join(diffs)
+            )
+    return ckpt
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy and torch RNG states, for bit-exact resumption."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
