@@ -37,6 +37,8 @@ EXTRAS = {
         "ros-kilted-lifecycle-msgs",
     ],
     "dev": ["pytest>=7", "pytest-timeout>=2", "ruff>=0.5", "hypothesis>=6"],
+    # Peers compared against in bench/ (not used by the product).
+    "bench": ["sb3-contrib>=2.3"],
 }
 
 setup(

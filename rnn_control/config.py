@@ -115,7 +115,7 @@ def _show(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one branch per type kind
+def _convert(tp: Any, value: Any, where: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value

@@ -27,7 +27,7 @@ def test_bad_scenarios_name_the_problem(override, message):
 
 
 def test_unknown_scenario_lists_choices():
-    with pytest.raises(ConfigError, match="available: .*pendulum_novel"):
+    with pytest.raises(ConfigError, match=r"available: .*pendulum_novel"):
         load_scenario("no_such_scenario")
 
 

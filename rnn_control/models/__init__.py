@@ -3,5 +3,15 @@
 from rnn_control.models.config import CELLS, ModelConfig
 from rnn_control.models.cores import RecurrentCore, State, reset_state
 from rnn_control.models.normalizer import RunningNormalizer
+from rnn_control.models.registry import build_model, register_model
 
-__all__ = ["CELLS", "ModelConfig", "RecurrentCore", "RunningNormalizer", "State", "reset_state"]
+__all__ = [
+    "CELLS",
+    "ModelConfig",
+    "RecurrentCore",
+    "RunningNormalizer",
+    "State",
+    "build_model",
+    "register_model",
+    "reset_state",
+]

@@ -37,9 +37,8 @@ class RunningNormalizer(nn.Module):
         delta = b_mean - self.mean
         w = (n / total).to(self.mean.dtype)
         self.mean += delta * w
-        m2 = self.var * self.count.to(self.mean.dtype) + b_var * n + delta.pow(2) * (self.count * n / total).to(
-            self.mean.dtype
-        )
+        n_old = self.count.to(self.mean.dtype)
+        m2 = self.var * n_old + b_var * n + delta.pow(2) * (n_old * n / total.to(self.mean.dtype))
         self.var.copy_(m2 / total.to(self.mean.dtype))
         self.count.copy_(total)
 
