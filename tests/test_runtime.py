@@ -296,9 +296,13 @@ def test_iospec_builds_observations_and_commands():
 
 
 def test_safety_filter_clips_slews_and_replaces_non_finite():
-    spec = IOSpec([ObservationField("x", "vector/0")],
-                  [ActionField("a", "vector/0", -1, 1, safe=0.2, max_rate=10.0),
-                   ActionField("b", "vector/1", 0, 5, safe=1.0)])  # fmt: skip
+    spec = IOSpec(
+        [ObservationField("x", "vector/0")],
+        [
+            ActionField("a", "vector/0", -1, 1, safe=0.2, max_rate=10.0),
+            ActionField("b", "vector/1", 0, 5, safe=1.0),
+        ],
+    )
     f = SafetyFilter(spec)
     assert f(np.array([5.0, -3.0]), 0.01).tolist() == [1.0, 0.0]  # clipped, no previous command
     assert f.counters["clipped"] == 1

@@ -21,8 +21,14 @@ from rnn_control.runtime.safety import SafetyFilter
 
 log = logging.getLogger("rnn_control.runtime")
 
-FAULTS = ("bad_observation_length", "non_finite_observation", "non_finite_output", "non_finite_state",
-          "runtime_error", "bad_dt")  # fmt: skip
+FAULTS = (
+    "bad_observation_length",
+    "non_finite_observation",
+    "non_finite_output",
+    "non_finite_state",
+    "runtime_error",
+    "bad_dt",
+)
 
 
 class Controller:

@@ -282,7 +282,12 @@ def default_observation_fields(obs_dim: int) -> list[ObservationField]:
 def default_action_fields(low: Sequence[float], high: Sequence[float]) -> list[ActionField]:
     """``act_<i>`` written to ``vector/<i>`` with the given limits, safe = 0 clipped into them."""
     return [
-        ActionField(name=f"act_{i}", target=f"vector/{i}", low=float(lo), high=float(hi),
-                    safe=float(np.clip(0.0, lo, hi)))
+        ActionField(
+            name=f"act_{i}",
+            target=f"vector/{i}",
+            low=float(lo),
+            high=float(hi),
+            safe=float(np.clip(0.0, lo, hi)),
+        )
         for i, (lo, hi) in enumerate(zip(low, high))
-    ]  # fmt: skip
+    ]

@@ -112,8 +112,11 @@ def open_session(
     if missing:
         log.warning(
             "%s: execution provider(s) %s not available in this onnxruntime (offers %s); running on %s",
-            path.name, ", ".join(missing), ", ".join(ort.get_available_providers()), used,
-        )  # fmt: skip
+            path.name,
+            ", ".join(missing),
+            ", ".join(ort.get_available_providers()),
+            used,
+        )
     log.info("%s: running on %s (asked: %s)", path.name, used, providers)
     return session, used
 

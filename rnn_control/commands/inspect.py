@@ -1,0 +1,107 @@
+"""``rnn-control inspect model.onnx``: metadata and IO of a bundle, as readable tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", type=Path, help="ONNX bundle")
+    parser.add_argument(
+        "--sidecar", type=Path, help="YAML IO sidecar for bundles without rnn_control metadata"
+    )
+    parser.add_argument("--json", action="store_true", help="print the metadata as JSON instead")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join("  " + s.rstrip() for s in out)
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnn_control.runtime.session import metadata_for_session, open_session
+
+    session, _ = open_session(args.bundle, providers="cpu")
+    meta = metadata_for_session(session, args.bundle, args.sidecar)
+    if args.json:
+        print(json.dumps(meta.to_dict(), indent=2))
+        return 0
+    size = args.bundle.stat().st_size / 1024
+    print(
+        f"{args.bundle}  ({size:.1f} KiB, {meta.precision}, schema {meta.schema_version}, "
+        f"producer {meta.producer}, rnn_control {meta.version or '?'})"
+    )
+    print(
+        f"  kind {meta.kind}, cell {meta.cell}, layers {meta.num_layers}, hidden {meta.hidden_size}, "
+        f"time-aware {meta.time_aware}, control period {meta.control_period:g} s "
+        f"({1 / meta.control_period:.1f} Hz)"
+    )
+    if meta.scenario:
+        env = meta.scenario.get("env", {})
+        print(f"  trained on scenario '{meta.scenario.get('name', '?')}' (env {env.get('id', '?')})")
+    print("\nObservation (model input, in order)")
+    print(
+        _table(
+            ["#", "name", "source", "unit"],
+            [[str(i), f.name, f.source, f.unit] for i, f in enumerate(meta.observation)],
+        )
+    )
+    print(
+        "\nAction (model output -> command = offset + scale * output, clipped)"
+        if meta.kind == "policy"
+        else "\nPrediction (model output)"
+    )
+    print(
+        _table(
+            ["#", "name", "target", "low", "high", "safe", "scale", "offset", "max_rate", "unit"],
+            [
+                [
+                    str(i),
+                    f.name,
+                    f.target,
+                    _num(f.low),
+                    _num(f.high),
+                    _num(f.safe),
+                    _num(f.scale),
+                    _num(f.offset),
+                    _num(f.max_rate),
+                    f.unit,
+                ]
+                for i, f in enumerate(meta.action)
+            ],
+        )
+    )
+    print("\nTensors")
+    rows = [["in", i.name, str(i.shape), i.type] for i in session.get_inputs()]
+    rows += [["out", o.name, str(o.shape), o.type] for o in session.get_outputs()]
+    print(_table(["", "name", "shape", "type"], rows))
+    if meta.parity:
+        print("\nParity (measured at export)")
+        p = meta.parity.get("torch_vs_onnxruntime", {})
+        if p:
+            print(
+                f"  onnxruntime vs PyTorch: {p.get('steps')} closed-loop steps in {p.get('env')}, "
+                f"{p.get('episodes')} episodes: max abs diff output {p.get('max_abs_diff_output'):.2e}, "
+                f"state {p.get('max_abs_diff_state'):.2e} (tolerance {meta.parity.get('tolerance')})"
+            )
+        v = meta.parity.get("vs_fp32")
+        if v:
+            print(
+                f"  {meta.precision} vs fp32: max abs diff output {v['max_abs_diff_output']:.2e}, "
+                f"state {v['max_abs_diff_state']:.2e} (tolerance {v.get('tolerance')})"
+            )
+        if "exporter" in meta.parity:
+            print(
+                f"  exporter: {meta.parity['exporter']}, torch {meta.parity.get('torch')}, "
+                f"onnxruntime {meta.parity.get('onnxruntime')}, simplified {meta.parity.get('simplified')}"
+            )
+    return 0

@@ -1,0 +1,166 @@
+"""Exporting checkpoints: bundle format, closed-loop parity, fp16/int8 variants, CLI commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from rnn_control.errors import BundleError, CheckpointError
+from rnn_control.export.exporter import ExportOptions, export_checkpoint
+from rnn_control.runtime import Controller, Policy, load_metadata
+from tests.bundles import write_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "rnn_control", *args], capture_output=True, text=True, env=env
+    )
+
+
+def _check_bundle_file(path: Path, inputs: list[str], outputs: list[str]) -> onnx.ModelProto:
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    assert not list(path.parent.glob("*.onnx.data")), "weights must be inside the .onnx file"
+    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    assert [i.name for i in proto.graph.input] == inputs
+    assert [o.name for o in proto.graph.output] == outputs
+    for vi in list(proto.graph.input) + list(proto.graph.output):
+        assert vi.type.tensor_type.shape.dim[0].dim_value >= 1  # static batch 1 / layers
+    return proto
+
+
+@pytest.mark.parametrize(
+    "cell,inputs,outputs",
+    [
+        ("gru", ["obs", "h_in"], ["actions", "h_out"]),
+        ("lstm", ["obs", "h_in", "c_in"], ["actions", "h_out", "c_out"]),
+        ("rnn", ["obs", "h_in"], ["actions", "h_out"]),
+        ("tgru", ["obs", "h_in", "dt"], ["actions", "h_out"]),
+    ],
+)
+def test_export_policy_every_cell_with_parity(tmp_path, cell, inputs, outputs):
+    ckpt = write_checkpoint(tmp_path, cell=cell, layers=2 if cell == "lstm" else 1)
+    result = export_checkpoint(ckpt, tmp_path / "model.onnx")
+    _check_bundle_file(result.path, inputs, outputs)
+    meta = load_metadata(result.path)
+    parity = meta.parity["torch_vs_onnxruntime"]
+    assert parity["steps"] >= 1000 and parity["episodes"] >= 3  # forced mid reset + natural ones
+    assert parity["max_abs_diff_output"] < 1e-4 and parity["max_abs_diff_state"] < 1e-4
+    assert meta.cell == cell and meta.time_aware == (cell == "tgru")
+    assert meta.observation[0].source == "vector/0" and meta.action[0].low == -2.0
+    assert meta.scenario["env"]["id"] == "Pendulum-v1" and meta.control_period == pytest.approx(0.05)
+
+
+def test_export_dynamics_bundle(tmp_path):
+    ckpt = write_checkpoint(tmp_path, kind="dynamics", cell="lstm")
+    result = export_checkpoint(ckpt, tmp_path / "dyn.onnx")
+    _check_bundle_file(result.path, ["obs", "h_in", "c_in"], ["actions", "std", "h_out", "c_out"])
+    meta = result.metadata
+    assert [f.name for f in meta.observation] == ["obs_0", "obs_1", "cmd_act_0"]
+    assert meta.observation[2].source == "last_action/0"
+    assert [f.name for f in meta.action] == ["next_obs_0", "next_obs_1"] and meta.has_std
+    assert meta.parity["torch_vs_onnxruntime"]["max_abs_diff_std"] < 1e-4
+    policy = Policy.load(result.path)
+    policy.step(np.zeros(3))
+    assert policy.last_std.shape == (2,) and np.all(policy.last_std > 0)
+
+
+def test_scenario_io_overrides_are_baked_into_the_bundle(tmp_path):
+    io = {
+        "observation": [{"name": "cos_theta", "source": "joint_state/position/pole"}, {"name": "sin_theta"}],
+        "action": [{"name": "torque", "target": "joint/pole", "unit": "N*m", "max_rate": 40.0, "high": 1.5}],
+    }
+    ckpt = write_checkpoint(tmp_path, overrides={"io": io})
+    meta = export_checkpoint(ckpt, tmp_path / "m.onnx", ExportOptions(parity_steps=50)).metadata
+    assert [f.name for f in meta.observation] == ["cos_theta", "sin_theta"]
+    assert meta.observation[1].source == "vector/1"  # default kept
+    a = meta.action[0]
+    assert (a.name, a.target, a.unit, a.max_rate, a.low, a.high) == (
+        "torque",
+        "joint/pole",
+        "N*m",
+        40.0,
+        -2.0,
+        1.5,
+    )
+    controller = Controller.load(tmp_path / "m.onnx")
+    assert controller.spec.action_names == ["torque"]
+
+
+def test_io_override_with_wrong_field_count_is_rejected(tmp_path):
+    ckpt = write_checkpoint(tmp_path, overrides={"io": {"observation": [{"name": "only_one"}]}})
+    with pytest.raises(CheckpointError, match=r"io\.observation: lists 1 fields but the model has 2"):
+        export_checkpoint(ckpt, tmp_path / "m.onnx")
+
+
+def test_parity_failure_is_loud_and_writes_nothing(tmp_path):
+    ckpt = write_checkpoint(tmp_path, model_class="NoisyPolicy")
+    out = tmp_path / "noisy.onnx"
+    with pytest.raises(BundleError, match=r"parity check FAILED .* bundle NOT written"):
+        export_checkpoint(ckpt, out, ExportOptions(parity_steps=50))
+    assert not out.exists()
+
+
+def test_fp16_and_int8_variants_with_parity_against_fp32(tmp_path):
+    ckpt = write_checkpoint(tmp_path, cell="lstm", hidden=32)
+    result = export_checkpoint(ckpt, tmp_path / "m.onnx", ExportOptions(fp16=True, int8=True))
+    assert set(result.variants) == {"fp16", "int8"}
+    for name, path in result.variants.items():
+        assert path.name == f"m.{name}.onnx"
+        meta = load_metadata(path)
+        assert meta.precision == name
+        vs = meta.parity["vs_fp32"]
+        assert vs["steps"] >= 1000 and 0 <= vs["max_abs_diff_output"] <= vs["tolerance"]
+        policy = Policy.load(path)  # IO stays float32
+        assert policy.step(np.zeros(2, np.float32)).dtype == np.float32
+    assert (
+        load_metadata(result.variants["int8"]).parity["vs_fp32"]["ops"].get("MatMulInteger", 0)
+        + load_metadata(result.variants["int8"]).parity["vs_fp32"]["ops"].get("DynamicQuantizeLSTM", 0)
+        > 0
+    )
+
+
+def test_bad_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        export_checkpoint(tmp_path / "missing.pt", tmp_path / "m.onnx")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable rnn_control checkpoint"):
+        export_checkpoint(junk, tmp_path / "m.onnx")
+
+
+def test_cli_export_inspect_and_bench(tmp_path):
+    ckpt = write_checkpoint(tmp_path, cell="gru")
+    out = tmp_path / "policy.onnx"
+    res = _cli("export", str(ckpt), "-o", str(out), "--fp16", "--import", "tests.bundles")
+    assert res.returncode == 0, res.stderr
+    assert "parity vs PyTorch over 1000 closed-loop steps" in res.stdout and "policy.fp16.onnx" in res.stdout
+    res = _cli("inspect", str(out))
+    assert res.returncode == 0, res.stderr
+    for text in (
+        "kind policy, cell gru",
+        "Observation",
+        "vector/0",
+        "Tensors",
+        "h_in",
+        "onnxruntime vs PyTorch",
+    ):
+        assert text in res.stdout
+    res = _cli("inspect", str(out), "--json")
+    assert json.loads(res.stdout)["cell"] == "gru"
+    res = _cli("bench-runtime", str(out), "--steps", "1000", "--warmup", "10")
+    assert res.returncode == 0, res.stderr
+    assert "p50" in res.stdout and "p99" in res.stdout and "CPUExecutionProvider" in res.stdout
+    res = _cli("inspect", str(tmp_path / "nope.onnx"))
+    assert res.returncode == 2 and "no such bundle file" in res.stderr and "Traceback" not in res.stderr
