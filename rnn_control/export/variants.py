@@ -51,9 +51,11 @@ def to_int8(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Dynamic quantisation (int8 weights, activations quantised on the fly) of MatMul/Gemm/LSTM.
 
     onnxruntime has no quantised GRU/RNN kernel: those cells stay float32, only the heads shrink.
+    The graph is simplified first: quantisation needs weights as folded initializers.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    proto = simplify(proto) or proto
     with tempfile.TemporaryDirectory(prefix="rnn_control_int8_") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save_model(proto, str(src))
