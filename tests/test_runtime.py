@@ -13,6 +13,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rnn_control.errors import BundleError
 from rnn_control.runtime import (
@@ -397,3 +399,26 @@ def test_cpu_path_and_cuda_fallback_are_logged(tmp_path, caplog):
         "CUDAExecutionProvider not available" in caplog.text
         and "running on CPUExecutionProvider" in caplog.text
     )
+
+
+_controller_cache: dict[str, Controller] = {}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    obs=st.lists(st.one_of(st.floats(), st.floats(-1e3, 1e3)), min_size=0, max_size=6),
+    dt=st.one_of(st.none(), st.floats()),
+)
+def test_controller_never_raises_and_stays_in_limits(tmp_path_factory, obs, dt):
+    if "c" not in _controller_cache:
+        action = [
+            ActionField("u", "vector/0", -1.0, 1.0, safe=0.5, max_rate=20.0),
+            ActionField("v", "vector/1", 0.0, 3.0, safe=0.0),
+        ]
+        path = make_policy_bundle(tmp_path_factory.mktemp("hyp"), act_dim=2, action=action)
+        _controller_cache["c"] = Controller.load(path)
+    controller = _controller_cache["c"]
+    cmd = controller.step(np.array(obs, dtype=np.float64), dt)
+    assert cmd.shape == (2,) and np.isfinite(cmd).all()
+    assert -1.0 <= cmd[0] <= 1.0 and 0.0 <= cmd[1] <= 3.0
+    assert controller.policy.state_is_finite()

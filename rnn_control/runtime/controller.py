@@ -45,6 +45,7 @@ class Controller:
         self._faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self._faults["resets"] = 0
         self._obs = np.zeros(self.spec.obs_dim, dtype=np.float32)
+        self._command = np.zeros(self.spec.act_dim, dtype=np.float64)
         self.last_fault: str | None = None
 
     @classmethod
@@ -61,24 +62,32 @@ class Controller:
         if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             self._faults["bad_dt"] += 1
             dt = None
+        x = self._obs
         try:
-            x = np.asarray(obs, dtype=np.float32).reshape(-1)
+            values = np.asarray(obs)
+            if values.size != x.size:
+                return self._fault("bad_observation_length")
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow -> inf, caught below
+                x[:] = values.reshape(-1)
+                # One reduction finds NaN/inf anywhere (an overflowing sum of finite values
+                # counts as non-finite too: conservative, and far outside any sensor range).
+                finite = math.isfinite(x.sum())
         except (TypeError, ValueError):
             return self._fault("bad_observation_length")
-        if x.size != self.spec.obs_dim:
-            return self._fault("bad_observation_length")
-        if not np.isfinite(x).all():
+        if not finite:
             return self._fault("non_finite_observation")
         try:
             raw = self.policy.step(x, dt)
         except Exception as exc:  # onnxruntime failure on the live path: fail safe, never crash
             log.error("%s: step failed: %s", self.policy.path.name, exc)
             return self._fault("runtime_error")
-        if not np.isfinite(raw).all():
+        if not math.isfinite(raw.sum()):
             return self._fault("non_finite_output")
         if not self.policy.state_is_finite():
             return self._fault("non_finite_state")
-        return self.safety(self.spec.to_command(raw), self.control_period if dt is None else dt)
+        np.multiply(raw, self.spec.scale, out=self._command)
+        self._command += self.spec.offset
+        return self.safety(self._command, self.control_period if dt is None else dt)
 
     def step_named(self, values: Mapping[str, float], dt: float | None = None) -> np.ndarray:
         """:meth:`step` with the observation given by field name (missing field -> safe command)."""

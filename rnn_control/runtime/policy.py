@@ -7,6 +7,7 @@ and copies ``h_out`` back into ``h_in``. Nothing is allocated on the step path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,8 @@ class Policy:
             np.copyto(buf, np.asarray(s).reshape(buf.shape))
 
     def state_is_finite(self) -> bool:
-        return all(bool(np.isfinite(s).all()) for s, _ in self._state_pairs)
+        """True if no state entry is NaN or infinite."""
+        return all(math.isfinite(s.sum()) for s, _ in self._state_pairs)
 
     @property
     def last_std(self) -> np.ndarray | None:
