@@ -422,3 +422,22 @@ def test_controller_never_raises_and_stays_in_limits(tmp_path_factory, obs, dt):
     assert cmd.shape == (2,) and np.isfinite(cmd).all()
     assert -1.0 <= cmd[0] <= 1.0 and 0.0 <= cmd[1] <= 3.0
     assert controller.policy.state_is_finite()
+
+
+def test_tensorrt_request_with_engine_cache_falls_back_to_cpu(tmp_path, caplog):
+    import onnxruntime as ort
+
+    from rnn_control.runtime import tensorrt_options
+
+    if "TensorrtExecutionProvider" in ort.get_available_providers():
+        pytest.skip("TensorRT available here")
+    options = tensorrt_options(tmp_path / "trt_cache", fp16=True)
+    assert options["TensorrtExecutionProvider"]["trt_engine_cache_path"] == str(tmp_path / "trt_cache")
+    with caplog.at_level(logging.WARNING, logger="rnn_control.runtime"):
+        controller = Controller.load(
+            make_policy_bundle(tmp_path), providers="tensorrt", provider_options=options
+        )
+    assert controller.policy.provider == "CPUExecutionProvider"
+    assert "TensorrtExecutionProvider not available" in caplog.text
+    controller.policy.warmup(5)
+    assert all(not s.any() for s in controller.policy.state)

@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="time Controller.step (IO spec + safety filter) instead of Policy.step",
     )
     parser.add_argument("--sidecar", type=Path, help="YAML IO sidecar for foreign bundles")
+    parser.add_argument("--trt-cache", type=Path, help="TensorRT engine cache directory (TensorRT provider)")
+    parser.add_argument("--trt-fp16", action="store_true", help="let TensorRT build fp16 engines")
 
 
 def latency_stats(samples_ns: list[int]) -> dict[str, float]:

@@ -28,7 +28,7 @@ from rnn_control.runtime.metadata import (
 )
 from rnn_control.runtime.policy import ObservationError, Policy, Stepper
 from rnn_control.runtime.safety import SafetyFilter
-from rnn_control.runtime.session import select_providers
+from rnn_control.runtime.session import select_providers, tensorrt_options
 
 __all__ = [
     "METADATA_KEY",
@@ -53,4 +53,5 @@ __all__ = [
     "parse_source",
     "parse_target",
     "select_providers",
+    "tensorrt_options",
 ]

@@ -72,6 +72,19 @@ def select_providers(
     return chosen, missing
 
 
+def tensorrt_options(cache_dir: str | Path, fp16: bool = False) -> dict[str, dict[str, Any]]:
+    """``provider_options`` for TensorRT with an on-disk engine cache (engine builds take minutes
+    on a Jetson; with the cache only the first start pays), optionally in fp16."""
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    return {
+        "TensorrtExecutionProvider": {
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(cache_dir),
+            "trt_fp16_enable": fp16,
+        }
+    }
+
+
 def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
     """Options for small recurrent models: sequential, ``intra_op_threads`` threads (1: least jitter)."""
     opts = ort.SessionOptions()

@@ -10,5 +10,3 @@ class PolicyConfig:
     """Settings for ``rnn-control train-policy`` (owned by the policy trainers)."""
 
     total_steps: int = 100_000
-
-
