@@ -10,5 +10,3 @@ class DynamicsConfig:
     """Settings for ``rnn-control train-dynamics`` (owned by the dynamics trainer)."""
 
     total_updates: int = 2000
-
-
