@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import torch
 
 from rnn_control.errors import BundleError, CheckpointError
 from rnn_control.export.exporter import ExportOptions, export_checkpoint
@@ -161,3 +162,77 @@ def test_cli_export_inspect_and_bench(tmp_path):
     assert "p50" in res.stdout and "p99" in res.stdout and "CPUExecutionProvider" in res.stdout
     res = _cli("inspect", str(tmp_path / "nope.onnx"))
     assert res.returncode == 2 and "no such bundle file" in res.stderr and "Traceback" not in res.stderr
+
+
+# ----------------------------------------------------------------------------- the real model classes
+
+
+def _real_policy_checkpoint(tmp_path: Path, overrides: dict, scenario: str = "pendulum_novel") -> Path:
+    from rnn_control.envs import make_env
+    from rnn_control.scenario import load_scenario
+    from rnn_control.train.checkpoint import save_checkpoint
+    from rnn_control.train.policy_setup import build_policy, checkpoint_payload, describe_spaces
+
+    sc = load_scenario(scenario, overrides)
+    env = make_env(sc.env, seed=0)
+    spaces = describe_spaces(env.observation_space, env.action_space)
+    model, name, kwargs = build_policy(sc, spaces)
+    with torch.no_grad():  # untrained: give the normaliser and the actor head something to do
+        model.normalizer.update(torch.randn(256, spaces["observation"]["shape"][0]) * 0.7 + 0.2)
+        for p in model.actor_head.parameters():
+            p.normal_(0, 0.5)
+    payload = checkpoint_payload(sc, model, name, kwargs, spaces, env, step=0)
+    env.close()
+    return save_checkpoint(tmp_path / f"{name}.pt", payload)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"model": {"cell": "lstm", "hidden_size": 32}, "policy": {"shared_core": False}},
+        {"model": {"cell": "tgru", "hidden_size": 16, "num_layers": 2}},
+        {"model": {"cell": "gru", "hidden_size": 16}, "policy": {"architecture": "mlp"}},
+        {"env": {"id": "CartPole-v1", "wrappers": []}, "model": {"cell": "rnn", "hidden_size": 16}},
+    ],
+    ids=["lstm-separate-critic", "tgru-2-layers", "mlp", "discrete-cartpole"],
+)
+def test_export_real_policy_classes(tmp_path, overrides):
+    ckpt = _real_policy_checkpoint(tmp_path, overrides)
+    result = export_checkpoint(ckpt, tmp_path / "real.onnx")
+    meta = result.metadata
+    parity = meta.parity["torch_vs_onnxruntime"]
+    assert parity["steps"] == 1000 and parity["max_abs_diff_output"] < 1e-4
+    controller = Controller.load(result.path)
+    cmd = controller.step(np.zeros(meta.obs_dim))
+    assert cmd.shape == (1,) and -2.0 <= cmd[0] <= 2.0
+    if "env" in overrides:  # discrete: one output, the argmax index, limits [0, n - 1]
+        assert (meta.action[0].low, meta.action[0].high) == (0.0, 1.0) and cmd[0] in (0.0, 1.0)
+    if overrides.get("policy", {}).get("architecture") == "mlp":
+        assert meta.cell == "none" and controller.policy.state == ()
+        _check_bundle_file(result.path, ["obs"], ["actions"])
+
+
+def test_export_real_dynamics_model(tmp_path):
+    from rnn_control.models.dynamics import RecurrentDynamicsModel
+    from rnn_control.scenario import load_scenario
+    from rnn_control.train.checkpoint import save_checkpoint
+
+    sc = load_scenario("pendulum_novel")
+    model = RecurrentDynamicsModel(obs_dim=2, act_dim=1, cell="gru", hidden_size=16)
+    payload = {
+        "kind": "dynamics",
+        "config": sc.to_dict(),
+        "model_class": "RecurrentDynamicsModel",
+        "model_kwargs": {"obs_dim": 2, "act_dim": 1, "cell": "gru", "hidden_size": 16},
+        "model_state": model.state_dict(),
+        "spaces": {
+            "observation": {"shape": [2], "low": [-1.0, -1.0], "high": [1.0, 1.0]},
+            "action": {"type": "box", "shape": [1], "low": [-2.0], "high": [2.0]},
+        },
+        "control_period": 0.05,
+        "step": 0,
+    }
+    ckpt = save_checkpoint(tmp_path / "dyn.pt", payload)
+    result = export_checkpoint(ckpt, tmp_path / "dyn.onnx")
+    parity = result.metadata.parity["torch_vs_onnxruntime"]
+    assert parity["max_abs_diff_output"] < 1e-4 and parity["max_abs_diff_std"] < 1e-4

@@ -54,11 +54,21 @@ class ExportResult:
 def check_contract(model: torch.nn.Module, kind: str, where: str) -> None:
     """The attributes the exporter relies on (model inference contract)."""
     method = "act_inference" if kind == "policy" else "predict_inference"
-    missing = [a for a in ("core", "obs_dim", "act_dim", method) if not hasattr(model, a)]
+    missing = [a for a in ("obs_dim", "act_dim", method) if not hasattr(model, a)]
     if missing:
         raise CheckpointError(
             f"{where}: model {type(model).__name__} lacks {missing} required by the {kind} inference contract"
         )
+    if getattr(model, "core", None) is None and hasattr(model, "initial_state"):
+        try:
+            state = model.initial_state(1)
+        except TypeError:
+            state = ()
+        if len(state):
+            raise CheckpointError(
+                f"{where}: model {type(model).__name__} carries a state that is not a recurrent core's "
+                "([layers, batch, hidden]); bundles hold recurrent (core) or feed-forward models only"
+            )
 
 
 def export_checkpoint(

@@ -10,7 +10,13 @@ from torch import nn
 from rnn_control import __version__
 from rnn_control.errors import CheckpointError, ConfigError
 from rnn_control.runtime.io_spec import default_action_fields, default_observation_fields
-from rnn_control.runtime.metadata import SCHEMA_VERSION, ActionField, BundleMetadata, ObservationField
+from rnn_control.runtime.metadata import (
+    SCHEMA_VERSION,
+    STATELESS_CELL,
+    ActionField,
+    BundleMetadata,
+    ObservationField,
+)
 
 
 def action_limits(space: dict[str, Any]) -> tuple[list[float], list[float]]:
@@ -51,11 +57,11 @@ def metadata_from_checkpoint(
         scenario = scenario_from_dict(ckpt["config"])
     except ConfigError as exc:
         raise CheckpointError(f"{where}: stored scenario is invalid: {exc}") from None
-    core = model.core
-    obs_dim, act_dim = int(model.obs_dim), int(model.act_dim)
-    low, high = action_limits(ckpt["spaces"]["action"])
-    if len(low) != act_dim:
-        raise CheckpointError(f"{where}: action space has {len(low)} dims, model outputs {act_dim}")
+    core = getattr(model, "core", None)  # None: a feed-forward model (stateless bundle)
+    obs_dim = int(model.obs_dim)
+    low, high = action_limits(ckpt["spaces"]["action"])  # a discrete policy outputs one index
+    if ckpt["spaces"]["action"].get("type", "box") == "box" and len(low) != int(model.act_dim):
+        raise CheckpointError(f"{where}: action space has {len(low)} dims, model outputs {model.act_dim}")
     try:
         observation, action = scenario.io.apply(
             default_observation_fields(obs_dim), default_action_fields(low, high), where="scenario io"
@@ -69,13 +75,13 @@ def metadata_from_checkpoint(
     return BundleMetadata(
         schema_version=SCHEMA_VERSION,
         kind=kind,
-        cell=core.cell,
-        num_layers=int(core.num_layers),
-        hidden_size=int(core.hidden_size),
+        cell=core.cell if core is not None else STATELESS_CELL,
+        num_layers=int(core.num_layers) if core is not None else 0,
+        hidden_size=int(core.hidden_size) if core is not None else 0,
         observation=observation,
         action=action,
         control_period=float(ckpt["control_period"]),
-        time_aware=bool(core.time_aware),
+        time_aware=bool(core is not None and core.time_aware),
         has_std=has_std,
         scenario=ckpt["config"],
         version=__version__,

@@ -3,7 +3,8 @@
 The graph has batch 1 and explicit state tensors, named as rsl_rl / Isaac Lab name them:
 inputs ``obs [1, obs_dim]``, ``h_in [layers, 1, hidden]``, ``c_in`` (LSTM), ``dt [1, 1]``
 (time-aware cells); outputs ``actions [1, act_dim]`` (dynamics: predicted next-observation mean),
-``std`` (dynamics, optional), ``h_out``, ``c_out``. The metadata JSON goes under
+``std`` (dynamics, optional), ``h_out``, ``c_out``. A feed-forward model (no ``core``) gives
+a stateless bundle: ``obs`` -> ``actions`` only. The metadata JSON goes under
 ``metadata_props["rnn_control"]``.
 
 Exporter mode is pinned: ``torch.onnx.export(..., dynamo=True)`` at opset 18, weights embedded
@@ -43,15 +44,12 @@ class BundleGraph(nn.Module):
         self.lstm = meta.is_lstm
         self.time_aware = meta.time_aware
         self.has_std = meta.has_std
+        self.n_state = (2 if meta.is_lstm else 1) if meta.stateful else 0
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
-        obs, h = inputs[0], inputs[1]
-        k = 2
-        state: tuple[Tensor, ...] = (h,)
-        if self.lstm:
-            state = (h, inputs[2])
-            k = 3
-        dt = inputs[k] if self.time_aware else None
+        obs = inputs[0]
+        state = tuple(inputs[1 : 1 + self.n_state])
+        dt = inputs[1 + self.n_state] if self.time_aware else None
         if self.kind == "policy":
             actions, new_state = self.model.act_inference(obs, state, dt)
             return (actions, *new_state)
@@ -61,10 +59,12 @@ class BundleGraph(nn.Module):
 
 def io_names(meta: BundleMetadata) -> tuple[list[str], list[str]]:
     """Input and output tensor names of a bundle with this metadata."""
-    inputs, outputs = ["obs", "h_in"], ["actions"]
+    inputs, outputs = ["obs"], ["actions"]
     if meta.has_std and meta.kind == "dynamics":
         outputs.append("std")
-    outputs.append("h_out")
+    if meta.stateful:
+        inputs.append("h_in")
+        outputs.append("h_out")
     if meta.is_lstm:
         inputs.append("c_in")
         outputs.append("c_out")
@@ -75,7 +75,9 @@ def io_names(meta: BundleMetadata) -> tuple[list[str], list[str]]:
 
 def example_inputs(meta: BundleMetadata) -> tuple[Tensor, ...]:
     state = torch.zeros(meta.num_layers, 1, meta.hidden_size)
-    args = [torch.zeros(1, meta.obs_dim), state]
+    args = [torch.zeros(1, meta.obs_dim)]
+    if meta.stateful:
+        args.append(state)
     if meta.is_lstm:
         args.append(torch.zeros_like(state))
     if meta.time_aware:

@@ -38,10 +38,11 @@ def closed_loop_parity(
     meta = policy.metadata
     env = make_env(env_cfg, seed=seed)
     rng = np.random.default_rng(seed)
-    core = model.core
+    core = getattr(model, "core", None)
+    time_aware = bool(core is not None and core.time_aware)
     dt_default = float(meta.control_period)
     rollout = Rollout()
-    state = core.initial_state(1, "cpu")
+    state = _initial_state(core)
     obs, _ = env.reset(seed=seed)
     max_out = max_std = max_state = 0.0
     episodes = 1
@@ -52,7 +53,7 @@ def closed_loop_parity(
             if meta.kind == "dynamics":
                 command = env.action_space.sample()
                 x = np.concatenate([x, np.asarray(command, dtype=np.float32).reshape(-1)])
-            dt_t = torch.full((1, 1), dt) if core.time_aware else None
+            dt_t = torch.full((1, 1), dt) if time_aware else None
             xt = torch.from_numpy(x).view(1, -1)
             if meta.kind == "policy":
                 out_t, state = model.act_inference(xt, state, dt_t)
@@ -70,7 +71,7 @@ def closed_loop_parity(
             obs, _, terminated, truncated, _ = env.step(command)
             if terminated or truncated or t == steps // 2 - 1:
                 obs, _ = env.reset(seed=int(rng.integers(2**31)))
-                state = core.initial_state(1, "cpu")
+                state = _initial_state(core)
                 policy.reset()
                 rollout.resets.append(t + 1)
                 episodes += 1
@@ -110,6 +111,10 @@ def replay_parity(reference: str | Path, variant: str | Path, rollout: Rollout) 
         "max_abs_diff_state": max_state,
         "max_abs_output": scale,
     }
+
+
+def _initial_state(core: nn.Module | None) -> tuple[torch.Tensor, ...]:
+    return core.initial_state(1, "cpu") if core is not None else ()
 
 
 def _to_env_action(out: np.ndarray, space: Any) -> Any:
