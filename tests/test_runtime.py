@@ -349,7 +349,7 @@ def test_controller_replaces_non_finite_output_and_resets_state(tmp_path):
         make_policy_bundle(tmp_path, action=[ActionField("u", "vector/0", -1, 1, safe=0.0)])
     )
     controller.step(np.ones(3))
-    controller.policy._state_pairs[0][0].fill(np.inf)  # corrupt the state: output goes non-finite
+    controller.policy.set_state([np.full((1, 1, 16), np.inf, np.float32)])  # output goes non-finite
     cmd = controller.step(np.ones(3))
     assert cmd.tolist() == [0.0]
     assert controller.counters["non_finite_output"] + controller.counters["non_finite_state"] == 1

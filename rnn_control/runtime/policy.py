@@ -1,8 +1,9 @@
 """The stateful stepper: one bundle, one recurrent state, one ``step`` per control tick.
 
 All tensors are preallocated at load time and bound to the session once (onnxruntime IO
-binding over numpy memory): a step copies the observation into the bound input, runs the graph,
-and copies ``h_out`` back into ``h_in``. Nothing is allocated on the step path.
+binding over numpy memory): a step copies the observation into the bound input and runs the
+graph. The state is double-buffered (two bindings, ``h_in``/``h_out`` swapped between them, used
+alternately), so it is never copied. Nothing is allocated on the step path.
 """
 
 from __future__ import annotations
@@ -40,37 +41,39 @@ class Policy:
         self.path = Path(path)
         self.provider = provider
         specs = check_io(session, metadata, self.path)
-        self._buffers = {name: np.zeros(s.shape, dtype=s.dtype) for name, s in specs.items()}
-        self._obs = self._buffers["obs"]
-        self._obs_row = self._obs[0]
-        self._actions = self._buffers["actions"]
-        self._action_row = self._actions[0]
-        self._dt = self._buffers.get("dt")
-        self._std = self._buffers.get("std")
-        # (state input, state output) pairs
-        self._state_pairs = [
-            (self._buffers[i], self._buffers[o])
-            for i, o in (("h_in", "h_out"), ("c_in", "c_out"))
-            if i in specs
-        ]
-        self._binding = session.io_binding()
-        self._values = {}  # keep OrtValues alive as long as the binding
-        for name, buf in self._buffers.items():
-            value = ort.OrtValue.ortvalue_from_numpy(buf)
-            self._values[name] = value
-            if name in ("obs", "h_in", "c_in", "dt"):
-                self._binding.bind_ortvalue_input(name, value)
-            else:
-                self._binding.bind_ortvalue_output(name, value)
+        buffers = {name: np.zeros(s.shape, dtype=s.dtype) for name, s in specs.items()}
+        self._obs_row = buffers["obs"][0]
+        self._action_row = buffers["actions"][0]
+        self._dt = buffers.get("dt")
+        self._std = buffers.get("std")
+        # The recurrent state is double-buffered: binding 0 reads state buffers A and writes B,
+        # binding 1 reads B and writes A. Steps alternate bindings, so the state never gets copied.
+        state_names = [(i, o) for i, o in (("h_in", "h_out"), ("c_in", "c_out")) if i in specs]
+        self._state_buffers = [(buffers[i], np.zeros_like(buffers[i])) for i, _ in state_names]
+        self._values: list[ort.OrtValue] = []  # keep the OrtValues alive as long as the bindings
+        self._bindings = []
+        for phase in (0, 1):
+            binding = session.io_binding()
+            for name in ("obs", "dt"):
+                if name in buffers:
+                    binding.bind_ortvalue_input(name, self._wrap(buffers[name]))
+            for name in ("actions", "std"):
+                if name in buffers:
+                    binding.bind_ortvalue_output(name, self._wrap(buffers[name]))
+            for (name_in, name_out), pair in zip(state_names, self._state_buffers):
+                binding.bind_ortvalue_input(name_in, self._wrap(pair[phase]))
+                binding.bind_ortvalue_output(name_out, self._wrap(pair[1 - phase]))
+            self._bindings.append(binding)
+        self._phase = 0
         self._run_options = ort.RunOptions()
         raw_session = getattr(session, "_sess", None)
-        if hasattr(raw_session, "run_with_iobinding") and hasattr(self._binding, "_iobinding"):
+        if hasattr(raw_session, "run_with_iobinding") and hasattr(self._bindings[0], "_iobinding"):
             # The C++ call directly: skips one Python wrapper layer per step.
             self._run = raw_session.run_with_iobinding
-            self._raw_binding = self._binding._iobinding
+            self._raw_bindings = [b._iobinding for b in self._bindings]
         else:  # pragma: no cover - other onnxruntime versions
             self._run = session.run_with_iobinding
-            self._raw_binding = self._binding
+            self._raw_bindings = self._bindings
         self._default_dt = float(metadata.control_period)
         self.obs_dim = metadata.obs_dim
         self.act_dim = metadata.act_dim
@@ -111,31 +114,39 @@ class Policy:
         self._obs_row[:] = obs.reshape(-1)
         if self._dt is not None:
             self._dt[0, 0] = self._default_dt if dt is None else dt
-        self._run(self._raw_binding, self._run_options)
-        for state_in, state_out in self._state_pairs:
-            np.copyto(state_in, state_out)
+        self._run(self._raw_bindings[self._phase], self._run_options)
+        self._phase ^= 1  # the state just written is the next step's input
         return self._action_row
+
+    def _wrap(self, buffer: np.ndarray) -> ort.OrtValue:
+        value = ort.OrtValue.ortvalue_from_numpy(buffer)  # shares the numpy memory (CPU)
+        self._values.append(value)
+        return value
+
+    def _current_state(self) -> list[np.ndarray]:
+        return [pair[self._phase] for pair in self._state_buffers]
 
     def reset(self) -> None:
         """Zero the recurrent state (start of an episode, or after a fault)."""
-        for state_in, _ in self._state_pairs:
-            state_in.fill(0.0)
+        for buf in self._current_state():
+            buf.fill(0.0)
 
     @property
     def state(self) -> tuple[np.ndarray, ...]:
         """Copies of the current state, ``(h,)`` or ``(h, c)``, each ``[layers, 1, hidden]``."""
-        return tuple(s.copy() for s, _ in self._state_pairs)
+        return tuple(buf.copy() for buf in self._current_state())
 
     def set_state(self, state: Sequence[np.ndarray]) -> None:
         """Restore a state returned by :attr:`state`."""
-        if len(state) != len(self._state_pairs):
-            raise ValueError(f"expected {len(self._state_pairs)} state tensors, got {len(state)}")
-        for (buf, _), s in zip(self._state_pairs, state):
+        current = self._current_state()
+        if len(state) != len(current):
+            raise ValueError(f"expected {len(current)} state tensors, got {len(state)}")
+        for buf, s in zip(current, state):
             np.copyto(buf, np.asarray(s).reshape(buf.shape))
 
     def state_is_finite(self) -> bool:
         """True if no state entry is NaN or infinite."""
-        return all(math.isfinite(s.sum()) for s, _ in self._state_pairs)
+        return all(math.isfinite(buf.sum()) for buf in self._current_state())
 
     @property
     def last_std(self) -> np.ndarray | None:
