@@ -236,3 +236,10 @@ def test_export_real_dynamics_model(tmp_path):
     result = export_checkpoint(ckpt, tmp_path / "dyn.onnx")
     parity = result.metadata.parity["torch_vs_onnxruntime"]
     assert parity["max_abs_diff_output"] < 1e-4 and parity["max_abs_diff_std"] < 1e-4
+
+
+def test_time_aware_parity_follows_the_envs_jittered_dt(tmp_path):
+    overrides = {"env": {"wrappers": [{"mask_velocity": {}}, {"dt_jitter": {"jitter": 0.3}}]}}
+    ckpt = write_checkpoint(tmp_path, cell="tgru", overrides=overrides)
+    result = export_checkpoint(ckpt, tmp_path / "tgru.onnx", ExportOptions(parity_steps=300))
+    assert result.metadata.parity["torch_vs_onnxruntime"]["max_abs_diff_output"] < 1e-4

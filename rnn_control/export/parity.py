@@ -43,12 +43,13 @@ def closed_loop_parity(
     dt_default = float(meta.control_period)
     rollout = Rollout()
     state = _initial_state(core)
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     max_out = max_std = max_state = 0.0
     episodes = 1
     with torch.no_grad():
         for t in range(steps):
-            dt = dt_default
+            # Seconds since the previous observation: a dt_jitter env reports it in info["dt"].
+            dt = float(info.get("dt", dt_default))
             x = np.asarray(obs, dtype=np.float32).reshape(-1)
             if meta.kind == "dynamics":
                 command = env.action_space.sample()
@@ -68,9 +69,9 @@ def closed_loop_parity(
                 max_state = max(max_state, float(np.abs(got - want.numpy()).max()))
             rollout.inputs.append(x)
             rollout.dts.append(dt)
-            obs, _, terminated, truncated, _ = env.step(command)
+            obs, _, terminated, truncated, info = env.step(command)
             if terminated or truncated or t == steps // 2 - 1:
-                obs, _ = env.reset(seed=int(rng.integers(2**31)))
+                obs, info = env.reset(seed=int(rng.integers(2**31)))
                 state = _initial_state(core)
                 policy.reset()
                 rollout.resets.append(t + 1)
