@@ -213,6 +213,46 @@ def bench_variants(path: Path, steps: int, rounds: int, tmp: Path) -> dict:
     return out
 
 
+def export_parity_table(cells: list[str], hidden: int, tmp: Path) -> None:
+    """``rnn-control export --fp16 --int8`` of an (untrained) RecurrentActorCritic for each cell on
+    pendulum_novel: parity figures as stored in the bundles, and the export time."""
+    from rnn_control.envs import make_env
+    from rnn_control.export.exporter import ExportOptions, export_checkpoint
+    from rnn_control.scenario import load_scenario
+    from rnn_control.train.checkpoint import save_checkpoint
+    from rnn_control.train.policy_setup import build_policy, checkpoint_payload, describe_spaces
+
+    print(f"\n### Export parity (RecurrentActorCritic hidden {hidden}, pendulum_novel, 1000 steps)\n")
+    print(
+        "| cell | torch vs ORT output | state | episodes | fp16 vs fp32 | int8 vs fp32 "
+        "| KiB fp32/fp16/int8 | export s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    for cell in cells:
+        sc = load_scenario("pendulum_novel", {"model": {"cell": cell, "hidden_size": hidden}})
+        env = make_env(sc.env, seed=0)
+        spaces = describe_spaces(env.observation_space, env.action_space)
+        model, name, kwargs = build_policy(sc, spaces)
+        with torch.no_grad():  # untrained weights, but a non-trivial normaliser and actor head
+            model.normalizer.update(torch.randn(256, spaces["observation"]["shape"][0]) * 0.7 + 0.2)
+            for p in model.actor_head.parameters():
+                p.normal_(0, 0.5)
+        ckpt = save_checkpoint(
+            tmp / f"{cell}.pt", checkpoint_payload(sc, model, name, kwargs, spaces, env, 0)
+        )
+        env.close()
+        t0 = time.perf_counter()
+        res = export_checkpoint(ckpt, tmp / f"{cell}.onnx", ExportOptions(fp16=True, int8=True))
+        seconds = time.perf_counter() - t0
+        p = res.metadata.parity["torch_vs_onnxruntime"]
+        f16, i8 = res.variant_parity["fp16"], res.variant_parity["int8"]
+        sizes = "/".join(f"{q.stat().st_size / 1024:.0f}" for q in (res.path, *res.variants.values()))
+        print(
+            f"| {cell} | {p['max_abs_diff_output']:.1e} | {p['max_abs_diff_state']:.1e} | {p['episodes']} | "
+            f"{f16['max_abs_diff_output']:.1e} | {i8['max_abs_diff_output']:.1e} | {sizes} | {seconds:.1f} |"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10000, help="timed steps per contender (default 10000)")
@@ -221,6 +261,7 @@ def main() -> int:
     ap.add_argument("--act-dim", type=int, default=2)
     ap.add_argument("--configs", default="gru:64,lstm:64,gru:256,lstm:256")
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
+    ap.add_argument("--export-parity", action="store_true", help="also export every cell and report parity")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(
@@ -272,6 +313,8 @@ def main() -> int:
                 print(f"| {k} | {v['size_kib']:.0f} | {lat_k['p50']:.1f} | {lat_k['p99']:.1f} | {diff} |")
             r.pop("model")
             results.append({**r, "goals": goals, "variants": var})
+        if args.export_parity:
+            export_parity_table(["gru", "lstm", "rnn", "tgru"], 64, tmp)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0

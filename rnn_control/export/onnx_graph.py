@@ -131,7 +131,7 @@ def save_model(proto: onnx.ModelProto, path: str | Path) -> Path:
     path = Path(path)
     try:
         onnx.checker.check_model(proto, full_check=True)
-    except onnx.checker.ValidationError as exc:
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise BundleError(f"{path}: exported graph fails onnx.checker: {exc}") from None
     if proto.ByteSize() > 2**31 - 1:
         raise BundleError(f"{path}: model larger than 2 GB cannot be a single-file bundle")

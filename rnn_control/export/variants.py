@@ -7,6 +7,7 @@ caller updates ``precision`` and the parity figures).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import tempfile
@@ -40,8 +41,29 @@ def to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Weights and compute in float16, inputs/outputs kept float32 (the runtime is unchanged)."""
     from onnxconverter_common import float16
 
+    proto = isolate_outputs(proto)
     with contextlib.redirect_stdout(io.StringIO()):
         return float16.convert_float_to_float16(proto, keep_io_types=True, disable_shape_infer=False)
+
+
+def isolate_outputs(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Give every graph output that other nodes also read its own ``Identity`` node.
+
+    The fp16 converter casts float32 outputs back at the graph boundary; a node that reads the
+    output tensor inside the graph (the time-aware GRU's ``h_out``) would then get the float32
+    tensor and the graph would no longer type-check.
+    """
+    proto = copy.deepcopy(proto)
+    graph = proto.graph
+    outputs = {o.name for o in graph.output}
+    consumed = {name for node in graph.node for name in node.input} & outputs
+    for name in consumed:
+        inner = f"{name}__internal"
+        for node in graph.node:
+            node.output[:] = [inner if o == name else o for o in node.output]
+            node.input[:] = [inner if i == name else i for i in node.input]
+        graph.node.append(onnx.helper.make_node("Identity", [inner], [name], name=f"{name}__output"))
+    return proto
 
 
 INT8_OPS = ["MatMul", "Gemm", "LSTM"]
