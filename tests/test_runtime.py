@@ -441,3 +441,28 @@ def test_tensorrt_request_with_engine_cache_falls_back_to_cpu(tmp_path, caplog):
     assert "TensorrtExecutionProvider not available" in caplog.text
     controller.policy.warmup(5)
     assert all(not s.any() for s in controller.policy.state)
+
+
+def test_inspect_foreign_bundle_with_sidecar(tmp_path):
+    bare = _rewrite(
+        make_policy_bundle(tmp_path), tmp_path / "foreign.onnx", lambda p: p.metadata_props.clear()
+    )
+    (tmp_path / "io.yaml").write_text(
+        "control_period: 0.01\n"
+        "observation:\n  - {name: a, source: vector/0}\n  - {name: b, source: vector/1}\n"
+        "  - {name: c, source: last_action/0}\n"
+        "action: [{name: u, target: twist/linear/x, low: -0.5, high: 0.5, unit: m/s}]\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-m", "rnn_control", "inspect", str(bare), "--sidecar", str(tmp_path / "io.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "producer sidecar" in res.stdout and "twist/linear/x" in res.stdout and "100.0 Hz" in res.stdout
+    res = subprocess.run(
+        [sys.executable, "-m", "rnn_control", "inspect", str(bare)], capture_output=True, text=True, env=env
+    )
+    assert res.returncode == 2 and "no 'rnn_control' metadata and no YAML sidecar" in res.stderr

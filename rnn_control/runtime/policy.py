@@ -114,7 +114,10 @@ class Policy:
         self._obs_row[:] = obs.reshape(-1)
         if self._dt is not None:
             self._dt[0, 0] = self._default_dt if dt is None else dt
-        self._run(self._raw_bindings[self._phase], self._run_options)
+        try:
+            self._run(self._raw_bindings[self._phase], self._run_options)
+        except Exception as exc:  # onnxruntime raises its own pybind types
+            raise BundleError(f"{self.path.name}: onnxruntime failed to run the graph: {exc}") from None
         self._phase ^= 1  # the state just written is the next step's input
         return self._action_row
 
