@@ -204,6 +204,20 @@ def test_metadata_missing_fields(tmp_path):
         load_metadata(bad)
 
 
+def test_metadata_with_a_malformed_source_fails_at_load(tmp_path):
+    def bad_source(proto):
+        entry = next(p for p in proto.metadata_props if p.key == "rnn_control")
+        data = json.loads(entry.value)
+        data["observation"][1]["source"] = "joint_state/angle/pole"
+        entry.value = json.dumps(data)
+
+    bad = _rewrite(make_policy_bundle(tmp_path), tmp_path / "badsrc.onnx", bad_source)
+    with pytest.raises(
+        BundleError, match=r"badsrc\.onnx: metadata: observation 'obs_1': source .* not valid"
+    ):
+        Policy.load(bad)
+
+
 def test_bundle_without_metadata_and_without_sidecar(tmp_path):
     bare = _rewrite(make_policy_bundle(tmp_path), tmp_path / "bare.onnx", lambda p: p.metadata_props.clear())
     with pytest.raises(BundleError, match="no 'rnn_control' metadata and no YAML sidecar"):

@@ -18,6 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rnn_control.errors import BundleError
+from rnn_control.runtime.io_spec import parse_source, parse_target
 from rnn_control.runtime.metadata import (
     METADATA_KEY,
     STATELESS_CELL,
@@ -147,7 +148,7 @@ def metadata_for_session(
     if sidecar is None:
         text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if text is not None:
-            return metadata_from_json(text, where=f"{path}: metadata")
+            return _checked(metadata_from_json(text, where=f"{path}: metadata"), f"{path}: metadata")
         sidecar = find_sidecar(path)
         if sidecar is None:
             raise BundleError(
@@ -155,7 +156,23 @@ def metadata_for_session(
                 f"({path.with_suffix('.yaml').name}); export it with 'rnn-control export' or write a "
                 "sidecar describing observation/action fields and control_period (see README)"
             )
-    return load_sidecar(sidecar, infer_layout(session))
+    return _checked(load_sidecar(sidecar, infer_layout(session)), str(sidecar))
+
+
+def _checked(meta: BundleMetadata, where: str) -> BundleMetadata:
+    """Every observation source and action target must follow the grammar (runtime.io_spec)."""
+    for f in meta.observation:
+        _grammar(parse_source, f.source, f"{where}: observation '{f.name}'")
+    for f in meta.action:
+        _grammar(parse_target, f.target, f"{where}: action '{f.name}'")
+    return meta
+
+
+def _grammar(parser, text: str, where: str) -> None:
+    try:
+        parser(text)
+    except ValueError as exc:
+        raise BundleError(f"{where}: {exc}") from None
 
 
 def infer_layout(session: ort.InferenceSession) -> dict[str, Any]:
