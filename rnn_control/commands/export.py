@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         fp16_tolerance=args.fp16_tolerance,
         int8_tolerance=args.int8_tolerance,
         seed=args.seed,
+        progress=True,
     )
     result = export_checkpoint(args.checkpoint, output, opts)
     meta = result.metadata

@@ -41,6 +41,7 @@ class ExportOptions:
     fp16_tolerance: float = 5e-2  # fp16 bundle vs fp32 bundle (outputs)
     int8_tolerance: float = 1e-1  # int8 bundle vs fp32 bundle (outputs)
     seed: int | None = None
+    progress: bool = False  # tqdm bar over the parity rollout
 
 
 @dataclass
@@ -96,7 +97,9 @@ def export_checkpoint(
         if opts.simplify:
             proto, simplified = _maybe_simplified(proto, raw, Path(tmp), meta)
         candidate = save_model(proto, Path(tmp) / "candidate.onnx")
-        figures, rollout = closed_loop_parity(model, candidate, scenario.env, opts.parity_steps, seed)
+        figures, rollout = closed_loop_parity(
+            model, candidate, scenario.env, opts.parity_steps, seed, progress=opts.progress
+        )
         worst = max(
             figures["max_abs_diff_output"], figures["max_abs_diff_state"], figures.get("max_abs_diff_std", 0)
         )

@@ -29,9 +29,16 @@ class Rollout:
 
 
 def closed_loop_parity(
-    model: nn.Module, bundle: str | Path, env_cfg: Any, steps: int = 1000, seed: int = 0
+    model: nn.Module,
+    bundle: str | Path,
+    env_cfg: Any,
+    steps: int = 1000,
+    seed: int = 0,
+    progress: bool = False,
 ) -> tuple[dict[str, Any], Rollout]:
     """Step ``model`` and ``bundle`` side by side for ``steps`` env steps; returns figures and the inputs."""
+    from tqdm import tqdm
+
     from rnn_control.envs import make_env
 
     policy = Policy.load(bundle, providers="cpu")
@@ -47,7 +54,7 @@ def closed_loop_parity(
     max_out = max_std = max_state = 0.0
     episodes = 1
     with torch.no_grad():
-        for t in range(steps):
+        for t in tqdm(range(steps), desc="parity rollout", unit="step", disable=not progress, leave=False):
             # Seconds since the previous observation: a dt_jitter env reports it in info["dt"].
             dt = float(info.get("dt", dt_default))
             x = np.asarray(obs, dtype=np.float32).reshape(-1)
