@@ -14,7 +14,9 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a dynamics checkpoint (checkpoint.pt in a run folder)")
     parser.add_argument("--horizons", type=int, nargs="+", default=[10, 50, 100], help="open-loop steps")
-    parser.add_argument("--history", type=int, default=32, help="true steps that warm the state first")
+    parser.add_argument(
+        "--history", type=int, help="true steps that warm the state first (default: dynamics.eval_history)"
+    )
     parser.add_argument(
         "--data", help="episode dataset (.npz) to evaluate on (default: the run's heldout.npz)"
     )
@@ -65,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
             f"data has obs/action sizes {data.obs_dim}/{data.act_dim}, "
             f"the model expects {model.obs_dim}/{model.act_dim}"
         )
-    report = evaluate_open_loop(model, data, sorted(args.horizons), args.history)
+    history = args.history or scenario.dynamics.eval_history
+    report = evaluate_open_loop(model, data, sorted(args.horizons), history)
     if args.json:
         print(
             json.dumps(
@@ -75,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     label = ckpt["model_kwargs"].get("cell", ckpt["model_class"])
     print(f"{ckpt_path}: {ckpt['model_class']} ({label}), {ckpt['step']} updates, scenario {scenario.name}")
-    print(f"data: {source}; {report.num_windows} windows, history {args.history} steps")
+    print(f"data: {source}; {report.num_windows} windows, history {history} steps")
     print(report.table())
     return 0
