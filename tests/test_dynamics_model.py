@@ -22,10 +22,12 @@ def make(kind: str):
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm", "rnn", "tgru", "window_mlp"])
-def test_forward_matches_step_across_an_episode_reset(kind):
+@pytest.mark.parametrize("dense", [False, True], ids=["few-resets", "many-resets"])
+def test_forward_matches_step_across_an_episode_reset(kind, dense):
+    """Few reset times: the model's time-slab path; many: the core's packed path."""
     model = make(kind)
     obs, act = torch.randn(T, B, OBS), torch.randn(T, B, ACT)
-    start = torch.zeros(T, B, dtype=torch.bool)
+    start = torch.rand(T, B, generator=torch.Generator().manual_seed(1)) < (0.3 if dense else 0.0)
     start[0] = True
     start[13] = True  # a new episode in the middle of the sequence for every env
     start[7, 1] = True
