@@ -20,3 +20,8 @@ __all__ = [
     "register_model",
     "reset_state",
 ]
+
+# Model classes register themselves with build_model() on import.
+from rnn_control.models.policy import MlpActorCritic, RecurrentActorCritic
+
+__all__ += ["MlpActorCritic", "RecurrentActorCritic"]
