@@ -46,6 +46,8 @@ def scenario_for(name: str, args: argparse.Namespace):
         "loss": "nll",
         "window": args.window,
     }
+    if args.noise_scale is not None:
+        dyn["noise_scale"] = args.noise_scale
     model = {"hidden_size": 64, "num_layers": 1}
     if name.startswith("mlp"):
         dyn["model_type"] = "window_mlp"
@@ -53,7 +55,7 @@ def scenario_for(name: str, args: argparse.Namespace):
             dyn["loss"] = "mse"
     else:
         model["cell"] = name
-    return load_scenario("pendulum_novel", {"seed": args.seed, "dynamics": dyn, "model": model})
+    return load_scenario(args.scenario, {"seed": args.seed, "dynamics": dyn, "model": model})
 
 
 def throughput(trainer: DynamicsTrainer, seconds: float) -> dict[str, float]:
@@ -100,9 +102,11 @@ def throughput(trainer: DynamicsTrainer, seconds: float) -> dict[str, float]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scenario", default="pendulum_novel", help="scenario (its env; data settings below)")
     p.add_argument("--updates", type=int, default=1500)
     p.add_argument("--models", nargs="+", default=["gru", "lstm", "rnn", "mlp", "mlp-mse"])
     p.add_argument("--exploration", default="pink")
+    p.add_argument("--noise-scale", type=float, help="override dynamics.noise_scale")
     p.add_argument("--train-episodes", type=int, default=96)
     p.add_argument("--heldout-episodes", type=int, default=16)
     p.add_argument("--window", type=int, default=8, help="k of the window-MLP baseline")
@@ -184,7 +188,7 @@ def main() -> int:
     print("\nGradient flow, fresh models (relative ||dL/dh|| by lag):\n```")
     print(gf.table(fresh))
     print("```")
-    gf.plot(fresh, out / "grad_flow_fresh.png", "Gradient flow, fresh models (hidden 64), masked Pendulum")
+    gf.plot(fresh, out / "grad_flow_fresh.png", f"Gradient flow, fresh models (hidden 64), {base.name}")
     trained = [
         gf.gradient_flow(trainers[c].model, *seqs, label=c) for c in ("rnn", "lstm", "gru") if c in trainers
     ]

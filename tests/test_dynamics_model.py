@@ -83,3 +83,20 @@ def test_rebuild_from_checkpoint_dict():
     x, a = torch.randn(5, 2, OBS), torch.randn(5, 2, ACT)
     torch.testing.assert_close(rebuilt(x, a)[0], model(x, a)[0])
     torch.testing.assert_close(rebuilt.obs_norm.mean, model.obs_norm.mean)
+
+
+def test_constant_observation_entries_are_predicted_unchanged_and_ignored_by_the_loss():
+    torch.manual_seed(0)
+    model = RecurrentDynamicsModel(3, 1, "gru", 8)
+    obs = torch.randn(100, 3)
+    obs[:, 2] = 0.7  # e.g. a target position: constant within the data
+    model.fit_normalizers(obs[:-1], torch.randn(99, 1), obs[1:])
+    assert model.delta_active.tolist() == [1.0, 1.0, 0.0]
+    pred, std = model.rollout(obs[:5, None], torch.randn(4, 1, 1), torch.randn(20, 1, 1))
+    assert torch.all(pred[..., 2] == 0.7) and torch.all(std[..., 2] == 0)
+    mean, log_std, _ = model(obs[:10, None], torch.randn(10, 1, 1))
+    target = model.target(obs[:10, None], obs[1:11, None])
+    off = target.clone()
+    off[..., 2] += 100.0  # errors on the constant entry do not count
+    mask = torch.ones(10, 1, dtype=torch.bool)
+    torch.testing.assert_close(model.loss(mean, log_std, off, mask), model.loss(mean, log_std, target, mask))

@@ -56,6 +56,10 @@ class DynamicsModel(nn.Module):
         self.obs_norm = RunningNormalizer(obs_dim)
         self.act_norm = RunningNormalizer(act_dim)
         self.delta_norm = RunningNormalizer(obs_dim)
+        # 1 for observation entries that change, 0 for constant ones (a target position, a
+        # flag): those are predicted as unchanged and left out of the loss, where a near-zero
+        # variance would otherwise blow their normalised errors up and swamp the gradient.
+        self.register_buffer("delta_active", torch.ones(obs_dim))
         self.head: nn.Module
 
     # --- to implement -------------------------------------------------------------------
@@ -78,6 +82,7 @@ class DynamicsModel(nn.Module):
         self.obs_norm.update(obs)
         self.act_norm.update(act)
         self.delta_norm.update(next_obs - obs)
+        self.delta_active.copy_((self.delta_norm.var > 1e-12).to(self.delta_active.dtype))
 
     def normalize_input(self, obs: Tensor, act: Tensor) -> Tensor:
         return torch.cat([self.obs_norm(obs), self.act_norm(act)], dim=-1)
@@ -111,16 +116,18 @@ class DynamicsModel(nn.Module):
     def loss(self, mean: Tensor, log_std: Tensor, target: Tensor, mask: Tensor, kind: str = "nll") -> Tensor:
         """Mean Gaussian NLL (or MSE) over the steps where ``mask [T, B]`` is True."""
         if kind == "mse":
-            per = (mean - target).pow(2).mean(-1)
+            per_dim = (mean - target).pow(2)
         else:
-            per = (0.5 * ((target - mean) * torch.exp(-log_std)).pow(2) + log_std).mean(-1)
-            per = per + 0.5 * math.log(2 * math.pi)
+            z = (target - mean) * torch.exp(-log_std)
+            per_dim = 0.5 * z.pow(2) + log_std + 0.5 * math.log(2 * math.pi)
+        active = self.delta_active
+        per = (per_dim * active).sum(-1) / active.sum().clamp_min(1.0)
         m = mask.to(per.dtype)
         return (per * m).sum() / m.sum().clamp_min(1.0)
 
     def to_raw(self, obs: Tensor, mean: Tensor, log_std: Tensor) -> tuple[Tensor, Tensor]:
         """Normalised delta distribution -> next-observation mean and std in raw units."""
-        scale = torch.sqrt(self.delta_norm.var + self.delta_norm.eps)
+        scale = torch.sqrt(self.delta_norm.var + self.delta_norm.eps) * self.delta_active
         return obs + self.delta_norm.mean + mean * scale, torch.exp(log_std) * scale
 
     def predict_inference(
