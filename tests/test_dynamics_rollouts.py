@@ -85,11 +85,3 @@ def test_mujoco_env_with_terminations():
     for a, b in d.episode_bounds:
         assert ends[b - 1] and not ends[a : b - 1].any()
 
-
-def test_reacher_scenario_masks_velocities_and_randomises_physics():
-    from rnn_control.scenario import load_scenario
-
-    sc = load_scenario("reacher_dynamics", {"env": {"max_episode_steps": 30, "num_envs": 2}})
-    d = collect_rollouts(sc.env, 2, sc.dynamics.exploration, seed=0)
-    assert d.obs_dim == 8 and d.act_dim == 2 and len(d) == 60
-    np.testing.assert_allclose(d.obs[:, 0] ** 2 + d.obs[:, 2] ** 2, 1.0, atol=1e-5)  # cos^2 + sin^2 of joint 0
