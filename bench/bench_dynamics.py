@@ -9,7 +9,7 @@ Measures, in one run on one data set:
    step by step in a Python loop;
 3. gradient flow ``||dL/dh_(T-lag)||`` for fresh and trained rnn / lstm / gru (table + PNGs).
 
-    nice python bench/bench_dynamics.py                    # ~4 minutes on 2 busy cores
+    nice python bench/bench_dynamics.py                    # ~5 minutes on 2 busy cores
     nice python bench/bench_dynamics.py --updates 300      # quick look
 
 Results are printed as Markdown (paste into BENCHMARKS.md) and figures written to --out.
@@ -103,7 +103,7 @@ def throughput(trainer: DynamicsTrainer, seconds: float) -> dict[str, float]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scenario", default="pendulum_novel", help="scenario (its env; data settings below)")
-    p.add_argument("--updates", type=int, default=1500)
+    p.add_argument("--updates", type=int, default=5000)
     p.add_argument("--models", nargs="+", default=["gru", "lstm", "rnn", "mlp", "mlp-mse"])
     p.add_argument("--exploration", default="pink")
     p.add_argument("--noise-scale", type=float, help="override dynamics.noise_scale")
