@@ -155,16 +155,19 @@ def main() -> int:
             label = f"window MLP k={args.window}" + (" (MSE loss)" if name == "mlp-mse" else "")
         cells = " | ".join(f"{rep.rmse[h]:.3f}" for h in horizons)
         print(f"| {label} | {params} | {secs:.0f} | {cells} |")
-    mlps = [r for r in rows if r[0].startswith("mlp")]
-    if mlps:
-        best_mlp = min(mlps, key=lambda r: r[3].rmse[50])
-        for name, _, _, rep in rows:
-            if not name.startswith("mlp"):
-                ratio = rep.rmse[50] / best_mlp[3].rmse[50]
-                print(
-                    f"\n{name.upper()} 50-step error / best window-MLP ({best_mlp[0]}): {ratio:.2f}", end=""
-                )
-        print(" (goal: <= 0.5)")
+    same_loss = next((r for r in rows if r[0] == "mlp"), None)
+    best_mlp = min((r for r in rows if r[0].startswith("mlp")), key=lambda r: r[3].rmse[50], default=None)
+    for name, _, _, rep in rows:
+        if name.startswith("mlp"):
+            continue
+        parts = []
+        if same_loss is not None:
+            parts.append(f"{rep.rmse[50] / same_loss[3].rmse[50]:.2f} vs window MLP (same loss)")
+        if best_mlp is not None and best_mlp is not same_loss:
+            parts.append(f"{rep.rmse[50] / best_mlp[3].rmse[50]:.2f} vs best window MLP ({best_mlp[0]})")
+        if parts:
+            print(f"\n{name.upper()} 50-step error ratio: " + "; ".join(parts) + " (goal: <= 0.5)", end="")
+    print()
 
     tp_rows = [
         (c, throughput(trainers[c], args.throughput_seconds)) for c in ("gru", "lstm") if c in trainers
