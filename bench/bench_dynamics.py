@@ -49,12 +49,13 @@ def scenario_for(name: str, args: argparse.Namespace):
     if args.noise_scale is not None:
         dyn["noise_scale"] = args.noise_scale
     model = {"hidden_size": 64, "num_layers": 1}
-    if name.startswith("mlp"):
+    kind, _, loss = name.partition("-")  # e.g. "gru", "mlp", "lstm-mse"
+    if loss:
+        dyn["loss"] = loss
+    if kind == "mlp":
         dyn["model_type"] = "window_mlp"
-        if name == "mlp-mse":
-            dyn["loss"] = "mse"
     else:
-        model["cell"] = name
+        model["cell"] = kind
     return load_scenario(args.scenario, {"seed": args.seed, "dynamics": dyn, "model": model})
 
 
@@ -150,21 +151,22 @@ def main() -> int:
     print("| model | params | train s | " + " | ".join(f"nRMSE {h}" for h in horizons) + " |")
     print("|---|---|---|" + "---|" * len(horizons))
     for name, params, secs, rep in rows:
-        label = name.upper()
-        if name.startswith("mlp"):
-            label = f"window MLP k={args.window}" + (" (MSE loss)" if name == "mlp-mse" else "")
+        kind, _, loss = name.partition("-")
+        label = f"window MLP k={args.window}" if kind == "mlp" else kind.upper()
+        label += f" ({loss.upper()} loss)" if loss else ""
         cells = " | ".join(f"{rep.rmse[h]:.3f}" for h in horizons)
         print(f"| {label} | {params} | {secs:.0f} | {cells} |")
-    same_loss = next((r for r in rows if r[0] == "mlp"), None)
-    best_mlp = min((r for r in rows if r[0].startswith("mlp")), key=lambda r: r[3].rmse[50], default=None)
+    mlps = {r[0].partition("-")[2]: r for r in rows if r[0].startswith("mlp")}  # loss suffix -> row
+    best_mlp = min(mlps.values(), key=lambda r: r[3].rmse[50], default=None)
     for name, _, _, rep in rows:
         if name.startswith("mlp"):
             continue
+        same_loss = mlps.get(name.partition("-")[2])
         parts = []
         if same_loss is not None:
-            parts.append(f"{rep.rmse[50] / same_loss[3].rmse[50]:.2f} vs window MLP (same loss)")
+            parts.append(f"{rep.rmse[50] / same_loss[3].rmse[50]:.2f} vs {same_loss[0]} (same loss)")
         if best_mlp is not None and best_mlp is not same_loss:
-            parts.append(f"{rep.rmse[50] / best_mlp[3].rmse[50]:.2f} vs best window MLP ({best_mlp[0]})")
+            parts.append(f"{rep.rmse[50] / best_mlp[3].rmse[50]:.2f} vs the best window MLP ({best_mlp[0]})")
         if parts:
             print(f"\n{name.upper()} 50-step error ratio: " + "; ".join(parts) + " (goal: <= 0.5)", end="")
     print()
