@@ -12,6 +12,11 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = """examples:
+  rnn-control eval-dynamics runs/pend-gru/checkpoint.pt
+  rnn-control eval-dynamics runs/pend-gru/checkpoint.pt --horizons 10 50 100 --episodes 16
+nRMSE: open-loop error normalised per observation dimension by its std (1.0 = predicting the mean)."""
     parser.add_argument("checkpoint", help="a dynamics checkpoint (checkpoint.pt in a run folder)")
     parser.add_argument("--horizons", type=int, nargs="+", default=[10, 50, 100], help="open-loop steps")
     parser.add_argument(

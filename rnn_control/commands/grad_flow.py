@@ -13,6 +13,10 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = """examples:
+  rnn-control grad-flow --cells rnn lstm gru --out grad_flow.png
+  rnn-control grad-flow --checkpoint runs/pend-gru/checkpoint.pt runs/pend-lstm/checkpoint.pt"""
     parser.add_argument(
         "--scenario", default="pendulum_novel", help="scenario for fresh models and their data"
     )

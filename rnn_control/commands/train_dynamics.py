@@ -12,6 +12,13 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = """examples:
+  rnn-control train-dynamics --scenario sim/pendulum_novel.yaml --run-dir runs/pend-gru
+  rnn-control train-dynamics --scenario pendulum_novel --cell lstm --updates 5000
+  rnn-control train-dynamics --scenario pendulum_novel --model window_mlp   # feed-forward baseline
+Re-running a command on a run folder with a checkpoint resumes it (a killed run loses only the
+updates since its last checkpoint)."""
     parser.add_argument(
         "--scenario", required=True, help="scenario YAML path or shipped name (pendulum_novel)"
     )
