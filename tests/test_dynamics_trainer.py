@@ -45,6 +45,13 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, data):
     full = DynamicsTrainer(scenario(), tmp_path / "full", data=data, progress=False)
     result = full.train()
     assert result.updates == 6 and result.report is not None
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "full" / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/grad_norm", "eval/heldout_loss", "eval/open_loop_nrmse_10"} <= tags
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4, 5, 6]
 
     killed = DynamicsTrainer(scenario(), tmp_path / "killed", data=data, progress=False)
     killed.train(stop_after=5)  # "killed" after 5 updates; the last checkpoint is at 3

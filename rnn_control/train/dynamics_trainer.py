@@ -283,6 +283,9 @@ class DynamicsTrainer:
                     writer.add_scalar("train/grad_norm", grad_norm, self.update)
                 if self.update % c.checkpoint_every == 0 and self.update < c.total_updates:
                     self.save()
+                    if writer is not None and (held := self.heldout_loss()) is not None:
+                        writer.add_scalar("eval/heldout_loss", held[0], self.update)
+                        writer.add_scalar("eval/heldout_mse_normalised", held[1], self.update)
                 if stop_after is not None and self.update >= stop_after:
                     return TrainResult(self.run_dir, self.run_dir / CHECKPOINT, self.update,
                                        time.perf_counter() - t0, loss, None)  # fmt: skip
@@ -300,6 +303,19 @@ class DynamicsTrainer:
         path = self.save({"eval": summary})
         (self.run_dir / "eval.json").write_text(json.dumps(summary, indent=2))
         return TrainResult(self.run_dir, path, self.update, time.perf_counter() - t0, loss, report)
+
+    @torch.no_grad()
+    def heldout_loss(self, windows: int = 64) -> tuple[float, float] | None:
+        """(loss, normalised MSE) of teacher-forced prediction on fixed held-out windows: a rising
+        curve while the training loss falls means overfitting. Uses its own RNG (resume stays exact)."""
+        c = self.cfg
+        if len(self.heldout_data) < c.burn_in + c.chunk_length:
+            return None
+        sampler = SequenceSampler(self.heldout_data, c.chunk_length, c.burn_in, windows, seed=0)
+        self.model.eval()
+        loss, mse = apply_batch(self.model, sampler.sample(), c.loss)
+        self.model.train()
+        return loss.item(), mse.item()
 
     def evaluate(self, horizons: list[int] | None = None) -> OpenLoopReport | None:
         if self.heldout_data.num_episodes == 0:
