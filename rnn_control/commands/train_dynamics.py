@@ -70,13 +70,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"resuming {run_dir / CHECKPOINT}")
     trainer = DynamicsTrainer(scenario, run_dir, progress=not args.no_progress)
     if trainer.resumed_from is not None:
-        print(f"resumed at update {trainer.resumed_from} of {scenario.dynamics.total_updates}")
+        total = scenario.dynamics.total_updates
+        left = "" if trainer.resumed_from < total else " (nothing left to train: evaluating only)"
+        print(f"resumed at update {trainer.resumed_from} of {total}{left}")
     d = trainer.train_data
     print(
         f"{scenario.name}: {trainer.model_class} ({kind}), {d.num_episodes} training episodes "
         f"({len(d)} steps), {trainer.heldout_data.num_episodes} held out; run folder {run_dir}"
     )
-    result = trainer.train()
+    try:
+        result = trainer.train()
+    except KeyboardInterrupt:
+        every = scenario.dynamics.checkpoint_every
+        saved = (trainer.update // every) * every
+        if saved > (trainer.resumed_from or 0) or trainer.resumed_from:
+            print(
+                f"\ninterrupted at update {trainer.update}; the last checkpoint holds update {saved}. "
+                "Run the same command again to resume from it."
+            )
+        else:
+            print(
+                f"\ninterrupted at update {trainer.update}, before the first checkpoint (update {every}); "
+                "running the command again starts over, reusing the collected episodes."
+            )
+        return 130
     print(f"trained {result.updates} updates in {result.seconds:.1f} s, final loss {result.final_loss:.4f}")
     if result.report is not None:
         print("open-loop prediction on held-out episodes (RMSE normalised per dimension):")
