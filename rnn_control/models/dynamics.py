@@ -18,6 +18,7 @@ Shared interface (:class:`DynamicsModel`), time-major like the cores:
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -55,6 +56,10 @@ class DynamicsModel(nn.Module):
         self.obs_norm = RunningNormalizer(obs_dim)
         self.act_norm = RunningNormalizer(act_dim)
         self.delta_norm = RunningNormalizer(obs_dim)
+        # 1 for observation entries that change, 0 for constant ones (a target position, a
+        # flag): those are predicted as unchanged and left out of the loss, where a near-zero
+        # variance would otherwise blow their normalised errors up and swamp the gradient.
+        self.register_buffer("delta_active", torch.ones(obs_dim))
         self.head: nn.Module
 
     # --- to implement -------------------------------------------------------------------
@@ -77,6 +82,7 @@ class DynamicsModel(nn.Module):
         self.obs_norm.update(obs)
         self.act_norm.update(act)
         self.delta_norm.update(next_obs - obs)
+        self.delta_active.copy_((self.delta_norm.var > 1e-12).to(self.delta_active.dtype))
 
     def normalize_input(self, obs: Tensor, act: Tensor) -> Tensor:
         return torch.cat([self.obs_norm(obs), self.act_norm(act)], dim=-1)
@@ -110,16 +116,18 @@ class DynamicsModel(nn.Module):
     def loss(self, mean: Tensor, log_std: Tensor, target: Tensor, mask: Tensor, kind: str = "nll") -> Tensor:
         """Mean Gaussian NLL (or MSE) over the steps where ``mask [T, B]`` is True."""
         if kind == "mse":
-            per = (mean - target).pow(2).mean(-1)
+            per_dim = (mean - target).pow(2)
         else:
-            per = (0.5 * ((target - mean) * torch.exp(-log_std)).pow(2) + log_std).mean(-1)
-            per = per + 0.5 * math.log(2 * math.pi)
+            z = (target - mean) * torch.exp(-log_std)
+            per_dim = 0.5 * z.pow(2) + log_std + 0.5 * math.log(2 * math.pi)
+        active = self.delta_active
+        per = (per_dim * active).sum(-1) / active.sum().clamp_min(1.0)
         m = mask.to(per.dtype)
         return (per * m).sum() / m.sum().clamp_min(1.0)
 
     def to_raw(self, obs: Tensor, mean: Tensor, log_std: Tensor) -> tuple[Tensor, Tensor]:
         """Normalised delta distribution -> next-observation mean and std in raw units."""
-        scale = torch.sqrt(self.delta_norm.var + self.delta_norm.eps)
+        scale = torch.sqrt(self.delta_norm.var + self.delta_norm.eps) * self.delta_active
         return obs + self.delta_norm.mean + mean * scale, torch.exp(log_std) * scale
 
     def predict_inference(
@@ -192,7 +200,29 @@ class RecurrentDynamicsModel(DynamicsModel):
     def features(
         self, x: Tensor, state: State | None, episode_start: Tensor | None, dt: Tensor | None
     ) -> tuple[Tensor, State]:
-        return self.core(x, state, episode_start, dt)
+        if episode_start is None or self.core.time_aware or x.shape[0] < 2:
+            return self.core(x, state, episode_start, dt)
+        cuts = (torch.nonzero(episode_start[1:].any(dim=1)).flatten() + 1).tolist()
+        if len(cuts) > max(2, x.shape[0] // 4):
+            return self.core(x, state, episode_start, dt)  # resets everywhere: one packed call
+        return self._features_in_time_slabs(x, state, episode_start, cuts)
+
+    def _features_in_time_slabs(
+        self, x: Tensor, state: State | None, episode_start: Tensor, cuts: list[int]
+    ) -> tuple[Tensor, State]:
+        """Cut the batch in time where any sequence resets and run each slab through the fused
+        kernel, resetting the state between slabs. On CPU this is several times faster than the
+        core's packed-sequence path when a batch holds a handful of reset times (the usual TBPTT
+        case: measured in bench/bench_dynamics.py); the result is identical."""
+        if state is None:
+            state = self.initial_state(x.shape[1], x.device)
+        bounds = [0, *cuts, x.shape[0]]
+        ys = []
+        for a, b in itertools.pairwise(bounds):
+            state = reset_state(state, episode_start[a])
+            y, state = self.core(x[a:b], state)
+            ys.append(y)
+        return torch.cat(ys), state
 
     def step_features_python(
         self, x: Tensor, state: State, episode_start: Tensor | None

@@ -57,6 +57,9 @@ class DynamicsConfig:
     batch_size: int = 32
     chunk_length: int = 48  # steps that carry a loss and a gradient
     burn_in: int = 16  # steps before each chunk that only warm the state (no gradient, no loss)
+    # Open-loop (multi-step) loss: after the burn-in, also predict this many steps feeding the
+    # model its own predictions, with BPTT through them (0: teacher forcing only).
+    open_loop_steps: int = 0
     lr: float = 1e-3
     max_grad_norm: float = 1.0
     loss: Literal["nll", "mse"] = "nll"
@@ -80,6 +83,11 @@ class DynamicsConfig:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.heldout_episodes < 0:
             raise ConfigError(f"heldout_episodes: must be >= 0, got {self.heldout_episodes}")
+        if self.open_loop_steps < 0 or self.open_loop_steps > self.chunk_length:
+            raise ConfigError(
+                f"open_loop_steps: must be in 0..chunk_length ({self.chunk_length}), "
+                f"got {self.open_loop_steps}"
+            )
         if self.burn_in < 0:
             raise ConfigError(f"burn_in: must be >= 0, got {self.burn_in}")
         if self.lr <= 0 or self.max_grad_norm <= 0:

@@ -51,7 +51,7 @@ def evaluate_open_loop(
         longest = max((b - a for a, b in data.episode_bounds), default=0)
         raise TrainingError(
             f"no held-out episode is long enough for history {history} + horizon {horizon} steps "
-            f"(longest has {longest}); lower --horizons or the history"
+            f"(longest has {longest}); lower --horizons or --history"
         )
     if first.size > max_windows:
         first = first[np.linspace(0, first.size - 1, max_windows).astype(np.int64)]

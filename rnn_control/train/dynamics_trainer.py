@@ -78,9 +78,15 @@ def identity_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_batch(
-    model: DynamicsModel, batch: SequenceBatch, loss_kind: str
+    model: DynamicsModel, batch: SequenceBatch, loss_kind: str, open_loop_steps: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Burn-in without gradient, then the loss over the chunk. Returns (loss, normalised MSE)."""
+    """Burn-in without gradient, then the loss over the chunk. Returns (loss, normalised MSE).
+
+    The chunk is first run teacher-forced (true observations in, one fused sequence call). With
+    ``open_loop_steps > 0`` the first steps of the chunk are also run open loop from the
+    burned-in state, the model fed its own predictions with the gradient flowing through them
+    (encoder-decoder training, what multi-step prediction needs); both losses are added.
+    """
     b = batch.burn_in
     state = None
     if b > 0:
@@ -91,7 +97,29 @@ def apply_batch(
     mask = batch.loss_mask[b:]
     loss = model.loss(mean, log_std, target, mask, loss_kind)
     mse = model.loss(mean.detach(), log_std.detach(), target, mask, "mse")
+    if open_loop_steps > 0:
+        loss = loss + open_loop_loss(model, batch, state, open_loop_steps, loss_kind)
     return loss, mse
+
+
+def open_loop_loss(
+    model: DynamicsModel, batch: SequenceBatch, state: tuple | None, steps: int, loss_kind: str
+) -> torch.Tensor:
+    """Mean loss of ``steps`` open-loop predictions after the burn-in (true obs only at resets)."""
+    b = batch.burn_in
+    if state is None:
+        state = model.initial_state(batch.obs.shape[1], batch.obs.device)
+    obs_in, losses = batch.obs[b], []
+    ones = torch.ones(1, batch.obs.shape[1], dtype=torch.bool)
+    for t in range(b, min(b + steps, batch.obs.shape[0])):
+        start = batch.episode_start[t]
+        state = model.reset_state(state, start)
+        obs_in = torch.where(start.unsqueeze(-1), batch.obs[t], obs_in)
+        mean, log_std, state = model.step(obs_in, batch.act[t], state)
+        target = model.target(obs_in, batch.next_obs[t])
+        losses.append(model.loss(mean[None], log_std[None], target[None], ones, loss_kind))
+        obs_in = model.to_raw(obs_in, mean, log_std)[0]
+    return torch.stack(losses).mean()
 
 
 @dataclass
@@ -128,7 +156,8 @@ class DynamicsTrainer:
         ckpt_path = self.run_dir / CHECKPOINT
         ckpt = self._load_resumable(ckpt_path) if resume and ckpt_path.is_file() else None
         self.train_data, self.heldout_data = self._data(data)
-        obs_space, act_space, self.control_period = box_spaces(scenario.env)
+        obs_space, act_space, period = box_spaces(scenario.env)
+        self.control_period = period or scenario.model.nominal_dt
         self.spaces = {"observation": obs_space, "action": act_space}
         self.model_class, self.model_kwargs = model_spec(
             scenario, self.train_data.obs_dim, self.train_data.act_dim
@@ -210,7 +239,7 @@ class DynamicsTrainer:
         batch = self.sampler.sample()
         batch.check_finite(self.update + 1)
         self.model.train()
-        loss, mse = apply_batch(self.model, batch, self.cfg.loss)
+        loss, mse = apply_batch(self.model, batch, self.cfg.loss, self.cfg.open_loop_steps)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"update {self.update + 1}: the loss is {loss.item()}; not stepping (lower dynamics.lr?)"
@@ -254,6 +283,9 @@ class DynamicsTrainer:
                     writer.add_scalar("train/grad_norm", grad_norm, self.update)
                 if self.update % c.checkpoint_every == 0 and self.update < c.total_updates:
                     self.save()
+                    if writer is not None and (held := self.heldout_loss()) is not None:
+                        writer.add_scalar("eval/heldout_loss", held[0], self.update)
+                        writer.add_scalar("eval/heldout_mse_normalised", held[1], self.update)
                 if stop_after is not None and self.update >= stop_after:
                     return TrainResult(self.run_dir, self.run_dir / CHECKPOINT, self.update,
                                        time.perf_counter() - t0, loss, None)  # fmt: skip
@@ -271,6 +303,19 @@ class DynamicsTrainer:
         path = self.save({"eval": summary})
         (self.run_dir / "eval.json").write_text(json.dumps(summary, indent=2))
         return TrainResult(self.run_dir, path, self.update, time.perf_counter() - t0, loss, report)
+
+    @torch.no_grad()
+    def heldout_loss(self, windows: int = 64) -> tuple[float, float] | None:
+        """(loss, normalised MSE) of teacher-forced prediction on fixed held-out windows: a rising
+        curve while the training loss falls means overfitting. Uses its own RNG (resume stays exact)."""
+        c = self.cfg
+        if len(self.heldout_data) < c.burn_in + c.chunk_length:
+            return None
+        sampler = SequenceSampler(self.heldout_data, c.chunk_length, c.burn_in, windows, seed=0)
+        self.model.eval()
+        loss, mse = apply_batch(self.model, sampler.sample(), c.loss)
+        self.model.train()
+        return loss.item(), mse.item()
 
     def evaluate(self, horizons: list[int] | None = None) -> OpenLoopReport | None:
         if self.heldout_data.num_episodes == 0:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rnn_control.envs import EnvConfig, make_env, make_vec_env
+from rnn_control.envs.timing import control_period
 from rnn_control.errors import ConfigError
 from rnn_control.train.exploration import make_exploration
 
@@ -96,8 +97,9 @@ class EpisodeDataset:
             return cls(**{f: data[f] for f in FIELDS})
 
 
-def box_spaces(env_cfg: EnvConfig) -> tuple[dict[str, Any], dict[str, Any], float]:
-    """The checkpoint's ``spaces`` entries and the control period of a scenario's env."""
+def box_spaces(env_cfg: EnvConfig) -> tuple[dict[str, Any], dict[str, Any], float | None]:
+    """The checkpoint's ``spaces`` entries and the control period of a scenario's env (None when
+    the env does not say)."""
     import gymnasium as gym
 
     env = make_env(env_cfg)
@@ -126,19 +128,6 @@ def box_spaces(env_cfg: EnvConfig) -> tuple[dict[str, Any], dict[str, Any], floa
         env.close()
 
 
-def control_period(env: Any) -> float:
-    """Seconds per env step: a wrapper's ``control_period`` if any, else the simulator's ``dt``."""
-    try:
-        return float(env.get_wrapper_attr("control_period"))
-    except AttributeError:
-        pass
-    base = env.unwrapped
-    for name in ("dt", "tau"):
-        if hasattr(base, name):
-            return float(getattr(base, name))
-    return 0.05
-
-
 def collect_rollouts(
     env_cfg: EnvConfig,
     num_episodes: int,
@@ -160,7 +149,7 @@ def collect_rollouts(
     venv = make_vec_env(env_cfg, n, seed=seed)
     low, high = np.asarray(act_space["low"]), np.asarray(act_space["high"])
     policy = make_exploration(
-        exploration, env_cfg.id, low, high, n, seed + 1, noise_scale, pink_beta, ou_theta, dt
+        exploration, env_cfg.id, low, high, n, seed + 1, noise_scale, pink_beta, ou_theta, dt or 0.05
     )
     bar = None
     if progress:
