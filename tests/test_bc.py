@@ -13,7 +13,7 @@ from rnn_control.train.checkpoint import load_checkpoint
 def test_dagger_learns_cartpole_without_velocities(tmp_path):
     sc = load_scenario(
         "cartpole_novel",
-        {"policy": {"algorithm": "dagger", "total_steps": 8000, "dagger_iterations": 3, "bc_epochs": 20,
+        {"policy": {"algorithm": "dagger", "total_steps": 8000, "dagger_iterations": 3, "bc_epochs": 25,
                     "num_envs": 8, "eval_episodes": 5, "learning_rate": 0.003}},
     )  # fmt: skip
     res = train_bc(sc, tmp_path, progress=False, tensorboard=False)

@@ -127,22 +127,43 @@ def _collect(model, venv, expert, T: int, beta: float, seed: int, nominal_dt: fl
     return {"obs": obs, "episode_start": starts, "dt": dts, "labels": torch.from_numpy(np.stack(labels))}
 
 
+def _episodes(rollout: dict[str, torch.Tensor], window: int) -> list[dict[str, torch.Tensor]]:
+    """Cut a ``[T, N]`` rollout into episode pieces of at most ``window`` steps, each trained
+    from a zero state (short windows give many gradient steps per round; the student learns to
+    settle from an uninformed state within a few steps)."""
+    out = []
+    T, N = rollout["episode_start"].shape
+    for n in range(N):
+        cuts = torch.nonzero(rollout["episode_start"][:, n]).flatten().tolist() + [T]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            for w in range(a, b, window):
+                out.append({k: v[w : min(b, w + window), n] for k, v in rollout.items() if k != "episode_start"})
+    return out
+
+
 def _fit(model, optimizer, data, cfg, run, step, is_box: bool, time_aware: bool) -> float:
-    """Supervised epochs over all sequences collected so far; returns the last epoch's mean loss."""
+    """Supervised epochs over every episode collected so far; returns the last epoch's mean loss.
+
+    Episodes are sorted by length and batched with their neighbours, padded at the end and run
+    from a zero state through the plain fused kernel; padded steps are masked out of the loss.
+    """
     model.train()
-    seqs = {k: torch.cat([d[k] for d in data], dim=1) for k in data[0]}
-    S = seqs["obs"].shape[1]
+    pieces = [p for rollout in data for p in _episodes(rollout, cfg.bc_window)]
+    order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]["obs"]))
+    batches = [order[i : i + cfg.bc_batch_sequences] for i in range(0, len(order), cfg.bc_batch_sequences)]
+    pad = nn.utils.rnn.pad_sequence
+    padded = [{k: pad([pieces[i][k] for i in b]) for k in pieces[0]} for b in batches]
+    masks = [pad([torch.ones(len(pieces[i]["obs"])) for i in b]) for b in batches]
     mean_loss = 0.0
     for _ in range(cfg.bc_epochs):
-        perm = torch.randperm(S)
         losses = []
-        for i in range(0, S, cfg.bc_batch_sequences):
-            idx = perm[i : i + cfg.bc_batch_sequences]
+        for j in torch.randperm(len(batches)).tolist():
+            mb, mask = padded[j], masks[j]
             out, _, _ = model(
-                seqs["obs"][:, idx], model.initial_state(len(idx)), seqs["episode_start"][:, idx],
-                seqs["dt"][:, idx] if time_aware else None,
+                mb["obs"], model.initial_state(mb["obs"].shape[1]), None, mb["dt"] if time_aware else None,
+                need_state=False,
             )  # fmt: skip
-            loss = _bc_loss(model, out, seqs["labels"][:, idx], is_box)
+            loss = _bc_loss(model, out, mb["labels"], mask, is_box)
             check_finite(loss, run, step, "behaviour-cloning loss")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -153,10 +174,12 @@ def _fit(model, optimizer, data, cfg, run, step, is_box: bool, time_aware: bool)
     return mean_loss
 
 
-def _bc_loss(model, out: torch.Tensor, labels: torch.Tensor, is_box: bool) -> torch.Tensor:
+def _bc_loss(model, out: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, is_box: bool) -> torch.Tensor:
+    """Masked MSE in normalised action units (Box) or cross-entropy (Discrete), ``[T, B]`` steps."""
     if is_box:
         target = (labels - model.action_offset) / model.action_scale
-        return (out - target).pow(2).mean()
-    return nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), labels.reshape(-1).long())
-
-
+        per_step = (out - target).pow(2).mean(-1)
+    else:
+        ce = nn.functional.cross_entropy(out.permute(1, 2, 0), labels[..., 0].T.long(), reduction="none")
+        per_step = ce.T
+    return (per_step * mask).sum() / mask.sum()

@@ -250,7 +250,7 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
         count = 0
         for mb in storage.minibatches(cfg.num_minibatches):
             dt = mb["dt"] if getattr(model, "time_aware", False) else None
-            out, values, _ = model(mb["obs"], mb["state"], mb["episode_start"], dt)
+            out, values, _ = model(mb["obs"], mb["state"], mb["episode_start"], dt, need_state=False)
             dist = model.distribution(out)
             logp = model.log_prob(dist, mb["actions"])
             log_ratio = logp - mb["log_probs"]
