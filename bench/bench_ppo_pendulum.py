@@ -47,8 +47,11 @@ def run_ours(args) -> dict:
     wall = time.perf_counter() - t0
     import csv
 
-    curve = [(int(r["step"]), float(r["eval_return"])) for r in csv.DictReader(open(run_dir / "metrics.csv"))
-             if r["eval_return"]]  # fmt: skip
+    curve = [
+        (int(r["step"]), float(r["eval_return"]))
+        for r in csv.DictReader((run_dir / "metrics.csv").read_text().splitlines())
+        if r["eval_return"]
+    ]
     shutil.rmtree(run_dir, ignore_errors=True)
     ft = res.first_target
     return {
@@ -77,9 +80,21 @@ def run_sb3(args) -> dict:
     venv = DummyVecEnv([lambda: make_env(env_cfg) for _ in range(4)])
     venv.seed(0)
     model = RecurrentPPO(
-        "MlpLstmPolicy", venv, n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10, ent_coef=0.0,
-        learning_rate=1e-3, clip_range=0.2, use_sde=True, sde_sample_freq=4, seed=0, device="cpu", verbose=0,
-    )  # fmt: skip
+        "MlpLstmPolicy",
+        venv,
+        n_steps=1024,
+        gae_lambda=0.95,
+        gamma=0.9,
+        n_epochs=10,
+        ent_coef=0.0,
+        learning_rate=1e-3,
+        clip_range=0.2,
+        use_sde=True,
+        sde_sample_freq=4,
+        seed=0,
+        device="cpu",
+        verbose=0,
+    )
 
     def evaluate() -> tuple[float, float]:
         rets = []
@@ -146,9 +161,13 @@ def main() -> None:
         o, s = results["ours"], results["sb3"]
         print(f"{'':42s} {'time to ' + str(args.threshold):>16s} {'final return':>18s} {'steps/s':>9s}")
         for r in (o, s):
-            tt = f"{r['time_to_threshold_s']:.0f} s" if r["time_to_threshold_s"] is not None else "not reached"
-            print(f"{r['name']:42s} {tt:>16s} {r['final_return']:>8.1f} +/- {r['final_std']:5.1f} "
-                  f"{r['steps_per_s']:>9.0f}")  # fmt: skip
+            tt = (
+                f"{r['time_to_threshold_s']:.0f} s" if r["time_to_threshold_s"] is not None else "not reached"
+            )
+            print(
+                f"{r['name']:42s} {tt:>16s} {r['final_return']:>8.1f} +/- {r['final_std']:5.1f} "
+                f"{r['steps_per_s']:>9.0f}"
+            )
         if o["time_to_threshold_s"] and s["time_to_threshold_s"]:
             print(f"speed-up to threshold: {s['time_to_threshold_s'] / o['time_to_threshold_s']:.1f}x")
         print(f"env steps/s ratio: {o['steps_per_s'] / s['steps_per_s']:.1f}x")

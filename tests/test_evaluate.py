@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnn_control.envs import make_env
 from rnn_control.models import RecurrentActorCritic
 from rnn_control.scenario import load_scenario
 from rnn_control.train.checkpoint import save_checkpoint
 from rnn_control.train.evaluate import evaluate_policy
 from rnn_control.train.policy_setup import build_policy, checkpoint_payload, describe_spaces
-from rnn_control.envs import make_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,8 +75,14 @@ def _write_ckpt(tmp_path, name="pendulum_novel"):
 
 def _cli(*args):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "rnn_control", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "rnn_control", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_eval_policy_command_and_observation_space_refusal(tmp_path):

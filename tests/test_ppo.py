@@ -17,8 +17,17 @@ from rnn_control.scenario import load_scenario
 from rnn_control.train.checkpoint import load_checkpoint
 from rnn_control.train.ppo import train_ppo
 
-TINY = {"total_steps": 1024, "num_envs": 4, "rollout_steps": 64, "chunk_length": 16, "num_minibatches": 2,
-        "epochs": 2, "eval_every": 0, "eval_episodes": 2, "checkpoint_every": 512}  # fmt: skip
+TINY = {
+    "total_steps": 1024,
+    "num_envs": 4,
+    "rollout_steps": 64,
+    "chunk_length": 16,
+    "num_minibatches": 2,
+    "epochs": 2,
+    "eval_every": 0,
+    "eval_episodes": 2,
+    "checkpoint_every": 512,
+}
 
 
 def tiny(name: str, **policy) -> object:
@@ -111,12 +120,20 @@ def test_ppo_discrete_actions_and_mlp_and_time_aware_cell(tmp_path):
     a, _ = model.act_inference(torch.zeros(3, 2), model.core.initial_state(3))
     assert a.shape == (3, 1) and set(a.flatten().tolist()) <= {0.0, 1.0}
 
-    res = train_ppo(tiny("inverted_pendulum_novel", architecture="mlp"), tmp_path / "mlp", progress=False,
-                    tensorboard=False)  # fmt: skip
+    res = train_ppo(
+        tiny("inverted_pendulum_novel", architecture="mlp"),
+        tmp_path / "mlp",
+        progress=False,
+        tensorboard=False,
+    )
     assert load_checkpoint(res.checkpoint)["model_class"] == "MlpActorCritic"
 
-    res = train_ppo(tiny("inverted_pendulum_sim2real", total_steps=256), tmp_path / "tgru", progress=False,
-                    tensorboard=False)  # fmt: skip
+    res = train_ppo(
+        tiny("inverted_pendulum_sim2real", total_steps=256),
+        tmp_path / "tgru",
+        progress=False,
+        tensorboard=False,
+    )
     ckpt = load_checkpoint(res.checkpoint)
     model = build_model(ckpt)
     assert model.core.cell == "tgru" and ckpt["control_period"] == pytest.approx(0.04)

@@ -6,12 +6,20 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenario", required=True, help="scenario YAML path or shipped name (e.g. pendulum_novel)")
+    parser.add_argument(
+        "--scenario", required=True, help="scenario YAML path or shipped name (e.g. pendulum_novel)"
+    )
     parser.add_argument("--run-dir", default=None, help="output folder (default: runs/<scenario>)")
-    parser.add_argument("--steps", type=int, default=None, help="total env steps (overrides policy.total_steps)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="total env steps (overrides policy.total_steps)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (overrides the scenario's)")
-    parser.add_argument("--algorithm", choices=("ppo", "bc", "dagger"), default=None, help="override policy.algorithm")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
+    parser.add_argument(
+        "--algorithm", choices=("ppo", "bc", "dagger"), default=None, help="override policy.algorithm"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --run-dir from its checkpoint"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -36,12 +44,17 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir or Path("runs") / (scenario.name or "policy"))
     train = train_ppo if scenario.policy.algorithm == "ppo" else train_bc
     result = train(scenario, run_dir, resume=args.resume, progress=not args.no_progress)
-    print(f"trained {scenario.name} with {scenario.policy.algorithm}: {result.steps} env steps in "
-          f"{result.train_time_s:.1f} s of training")  # fmt: skip
+    print(
+        f"trained {scenario.name} with {scenario.policy.algorithm}: {result.steps} env steps in "
+        f"{result.train_time_s:.1f} s of training"
+    )
     print(f"deterministic evaluation: return {result.final_eval_return:.1f} +/- {result.final_eval_std:.1f}")
     if result.first_target is not None:
         ft = result.first_target
-        print(f"target return first reached at step {ft['step']} after {ft['time_s']:.1f} s ({ft['return']:.1f})")
+        print(
+            f"target return first reached at step {ft['step']} "
+            f"after {ft['time_s']:.1f} s of training ({ft['return']:.1f})"
+        )
     print(f"checkpoint: {result.checkpoint}")
     if result.learning_curve is not None:
         print(f"learning curve: {result.learning_curve}")

@@ -81,7 +81,12 @@ class ActorCriticBase(nn.Module):
         raise NotImplementedError
 
     def features(
-        self, obs_n: Tensor, state: State, episode_start: Tensor | None, dt: Tensor | None, need_state: bool = True
+        self,
+        obs_n: Tensor,
+        state: State,
+        episode_start: Tensor | None,
+        dt: Tensor | None,
+        need_state: bool = True,
     ) -> tuple[Tensor, Tensor, State]:
         """Normalised obs ``[T, B, obs]`` -> actor features, critic features, new state
         (``need_state=False``: training pass, the returned state is meaningless but it is faster)."""
@@ -157,9 +162,16 @@ class RecurrentActorCritic(ActorCriticBase):
         init_log_std: float = 0.0,
     ) -> None:
         super().__init__(
-            obs_dim, act_dim, action_type, action_low, action_high,
-            hidden_size, hidden_size, list(head_hidden or []), init_log_std,
-        )  # fmt: skip
+            obs_dim,
+            act_dim,
+            action_type,
+            action_low,
+            action_high,
+            hidden_size,
+            hidden_size,
+            list(head_hidden or []),
+            init_log_std,
+        )
         self.shared_core = shared_core
         self.core = RecurrentCore(obs_dim, hidden_size, num_layers, cell, nominal_dt)
         self.critic_core = (
@@ -181,7 +193,11 @@ class RecurrentActorCritic(ActorCriticBase):
         n = len(self.core.state_names)
         if not need_state:
             fa = sequence_outputs(self.core, obs_n, state[:n], episode_start, dt)
-            fc = fa if self.critic_core is None else sequence_outputs(self.critic_core, obs_n, state[n:], episode_start, dt)
+            fc = (
+                fa
+                if self.critic_core is None
+                else sequence_outputs(self.critic_core, obs_n, state[n:], episode_start, dt)
+            )
             return fa, fc, ()
         fa, actor_state = self.core(obs_n, state[:n], episode_start, dt)
         if self.critic_core is None:
@@ -219,9 +235,16 @@ class MlpActorCritic(ActorCriticBase):
         **_ignored,
     ) -> None:
         super().__init__(
-            obs_dim, act_dim, action_type, action_low, action_high,
-            hidden_size, hidden_size, list(head_hidden or []), init_log_std,
-        )  # fmt: skip
+            obs_dim,
+            act_dim,
+            action_type,
+            action_low,
+            action_high,
+            hidden_size,
+            hidden_size,
+            list(head_hidden or []),
+            init_log_std,
+        )
         self.actor_body = mlp([obs_dim] + [hidden_size] * num_layers)
         self.critic_body = mlp([obs_dim] + [hidden_size] * num_layers)
         self.time_aware = False

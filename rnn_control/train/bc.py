@@ -10,9 +10,9 @@ episode start, so no stored states are needed) with BPTT through the fused core 
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -40,7 +40,9 @@ def train_bc(
     torch.set_num_threads(cfg.num_threads)
     seed_everything(scenario.seed)
     if scenario.env.vectorization != "sync":
-        raise ConfigError("env.vectorization: behaviour cloning needs 'sync' (the expert reads each env's state)")
+        raise ConfigError(
+            "env.vectorization: behaviour cloning needs 'sync' (the expert reads each env's state)"
+        )
     expert = get_expert(cfg.expert, scenario.env.id)
     run = PolicyRun(scenario, run_dir, resume=resume, tensorboard=tensorboard)
     model: nn.Module = run.model
@@ -64,19 +66,34 @@ def train_bc(
     for rnd in range(start_round, rounds):
         t0 = time.perf_counter()
         beta = 1.0 if rnd == 0 else 0.0  # who acts: expert in round 0, then the student
-        data.append(_collect(model, venv, expert, T, beta, scenario.seed + 1000 * rnd, run.nominal_dt, time_aware))
+        data.append(
+            _collect(model, venv, expert, T, beta, scenario.seed + 1000 * rnd, run.nominal_dt, time_aware)
+        )
         model.normalizer.update(torch.cat([d["obs"].reshape(-1, model.obs_dim) for d in data]))
         loss = _fit(model, optimizer, data, cfg, run, step, is_box, time_aware)
         step += T * N
         train_time += time.perf_counter() - t0
         res = run.evaluate(model, seed=scenario.seed + 100_000)
         run.note_eval(res, step, train_time)
-        run.log.log({
-            "step": step, "iteration": rnd + 1, "time_s": round(train_time, 3), "policy_loss": round(loss, 6),
-            "eval_return": round(res.mean, 3), "eval_std": round(res.std, 3),
-        })  # fmt: skip
-        run.save(step, round=rnd + 1, train_time_s=train_time, optimizer=optimizer.state_dict(), rng=rng_state(),
-                 dataset=data, algorithm=cfg.algorithm)  # fmt: skip
+        run.log.log(
+            {
+                "step": step,
+                "iteration": rnd + 1,
+                "time_s": round(train_time, 3),
+                "policy_loss": round(loss, 6),
+                "eval_return": round(res.mean, 3),
+                "eval_std": round(res.std, 3),
+            }
+        )
+        run.save(
+            step,
+            round=rnd + 1,
+            train_time_s=train_time,
+            optimizer=optimizer.state_dict(),
+            rng=rng_state(),
+            dataset=data,
+            algorithm=cfg.algorithm,
+        )
         if bar is not None:
             bar.update(T * N)
             bar.set_postfix({"loss": f"{loss:.4f}", "eval": f"{res.mean:.1f}"})
@@ -113,7 +130,9 @@ def _collect(model, venv, expert, T: int, beta: float, seed: int, nominal_dt: fl
         dts[t, :, 0] = torch.from_numpy(dt_np)
         expert_act = [expert(e) for e in envs]
         labels.append(np.asarray(expert_act, dtype=np.float32).reshape(N, -1))
-        out, _, state = model(obs[t : t + 1], state, starts[t : t + 1], dts[t : t + 1] if time_aware else None)
+        out, _, state = model(
+            obs[t : t + 1], state, starts[t : t + 1], dts[t : t + 1] if time_aware else None
+        )
         student = model.deterministic(out[0]).numpy()
         use_expert = rng.random(N) < beta
         if isinstance(space, gym.spaces.Box):
@@ -134,10 +153,12 @@ def _episodes(rollout: dict[str, torch.Tensor], window: int) -> list[dict[str, t
     out = []
     T, N = rollout["episode_start"].shape
     for n in range(N):
-        cuts = torch.nonzero(rollout["episode_start"][:, n]).flatten().tolist() + [T]
-        for a, b in zip(cuts[:-1], cuts[1:]):
+        cuts = [*torch.nonzero(rollout["episode_start"][:, n]).flatten().tolist(), T]
+        for a, b in itertools.pairwise(cuts):
             for w in range(a, b, window):
-                out.append({k: v[w : min(b, w + window), n] for k, v in rollout.items() if k != "episode_start"})
+                out.append(
+                    {k: v[w : min(b, w + window), n] for k, v in rollout.items() if k != "episode_start"}
+                )
     return out
 
 
@@ -160,9 +181,12 @@ def _fit(model, optimizer, data, cfg, run, step, is_box: bool, time_aware: bool)
         for j in torch.randperm(len(batches)).tolist():
             mb, mask = padded[j], masks[j]
             out, _, _ = model(
-                mb["obs"], model.initial_state(mb["obs"].shape[1]), None, mb["dt"] if time_aware else None,
+                mb["obs"],
+                model.initial_state(mb["obs"].shape[1]),
+                None,
+                mb["dt"] if time_aware else None,
                 need_state=False,
-            )  # fmt: skip
+            )
             loss = _bc_loss(model, out, mb["labels"], mask, is_box)
             check_finite(loss, run, step, "behaviour-cloning loss")
             optimizer.zero_grad(set_to_none=True)
@@ -174,7 +198,9 @@ def _fit(model, optimizer, data, cfg, run, step, is_box: bool, time_aware: bool)
     return mean_loss
 
 
-def _bc_loss(model, out: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, is_box: bool) -> torch.Tensor:
+def _bc_loss(
+    model, out: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, is_box: bool
+) -> torch.Tensor:
     """Masked MSE in normalised action units (Box) or cross-entropy (Discrete), ``[T, B]`` steps."""
     if is_box:
         target = (labels - model.action_offset) / model.action_scale
