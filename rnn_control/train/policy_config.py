@@ -20,6 +20,8 @@ class PolicyConfig:
     # recurrent: the scenario's model.cell core; mlp: a feed-forward baseline (no memory).
     architecture: Literal["recurrent", "mlp"] = "recurrent"
     total_steps: int = 100_000
+    # Actor/critic MLP head sizes on top of the core; null: the model section's head_hidden.
+    head_hidden: list[int] | None = None
     num_envs: int | None = None
     num_threads: int = 1
 
