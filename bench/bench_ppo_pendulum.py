@@ -52,6 +52,14 @@ def run_ours(args) -> dict:
         for r in csv.DictReader((run_dir / "metrics.csv").read_text().splitlines())
         if r["eval_return"]
     ]
+    # Final policy on the same 10 episode seeds as sb3's evaluation, and on 100 episodes.
+    from rnn_control.models import build_model
+    from rnn_control.train.checkpoint import load_checkpoint
+    from rnn_control.train.evaluate import evaluate_policy
+
+    final = build_model(load_checkpoint(res.checkpoint))
+    common = evaluate_policy(final, sc.env, episodes=10, seed=SEEDS[0])
+    wide = evaluate_policy(final, sc.env, episodes=100, seed=0)
     shutil.rmtree(run_dir, ignore_errors=True)
     ft = res.first_target
     return {
@@ -63,6 +71,8 @@ def run_ours(args) -> dict:
         "steps_to_threshold": ft["step"] if ft else None,
         "final_return": res.final_eval_return,
         "final_std": res.final_eval_std,
+        "final_return_sb3_seeds": f"{common.mean:.1f} +/- {common.std:.1f}",
+        "final_return_100_episodes": f"{wide.mean:.1f} +/- {wide.std:.1f}",
         "steps_per_s": res.steps / res.train_time_s,
         "curve": curve,
         "settings": {k: v for k, v in sc.policy.__dict__.items()} | {"model": sc.model.__dict__},
