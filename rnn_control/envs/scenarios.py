@@ -21,16 +21,46 @@ SCENARIO_IDS: dict[str, str] = {
 }
 
 
+class ScenarioEnv(gym.Env):
+    """A scenario's whole wrapper stack presented as one plain ``gym.Env``.
+
+    Gymnasium records the wrappers applied *after* ``gym.make`` in ``env.spec`` to recreate an
+    env; the scenario's wrappers are part of what the id means, so they are hidden inside this
+    env (reach them through :attr:`inner`) and ``gym.make(env.spec)`` rebuilds the same thing.
+    """
+
+    def __init__(self, scenario: str, render_mode: str | None = None, **env_overrides: Any) -> None:
+        from rnn_control.envs.factory import make_env
+        from rnn_control.scenario import load_scenario
+
+        sc = load_scenario(scenario, {"env": env_overrides} if env_overrides else None)
+        self.scenario = sc
+        self.inner = make_env(sc.env, render_mode=render_mode)
+        self.observation_space = self.inner.observation_space
+        self.action_space = self.inner.action_space
+        self.metadata = self.inner.metadata
+        self.render_mode = render_mode
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        return self.inner.reset(seed=seed, options=options)
+
+    def step(self, action):
+        return self.inner.step(action)
+
+    def render(self):
+        return self.inner.render()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def make_scenario_env(scenario: str, render_mode: str | None = None, **env_overrides: Any) -> gym.Env:
     """Entry point of the registered ids: the scenario's env (wrappers applied, not vectorised).
 
     ``env_overrides`` are merged over the scenario's ``env:`` section (e.g. ``wrappers=[...]``).
     """
-    from rnn_control.envs.factory import make_env
-    from rnn_control.scenario import load_scenario
-
-    sc = load_scenario(scenario, {"env": env_overrides} if env_overrides else None)
-    return make_env(sc.env, render_mode=render_mode)
+    return ScenarioEnv(scenario, render_mode=render_mode, **env_overrides)
 
 
 def register_scenarios() -> None:

@@ -24,6 +24,7 @@ from torch.distributions import Categorical, Normal
 from rnn_control.models.cores import RecurrentCore, State
 from rnn_control.models.normalizer import RunningNormalizer
 from rnn_control.models.registry import register_model
+from rnn_control.models.sequence import sequence_outputs
 
 
 def mlp(sizes: Sequence[int], out_gain: float = 1.0) -> nn.Sequential:
@@ -80,9 +81,15 @@ class ActorCriticBase(nn.Module):
         raise NotImplementedError
 
     def features(
-        self, obs_n: Tensor, state: State, episode_start: Tensor | None, dt: Tensor | None
+        self,
+        obs_n: Tensor,
+        state: State,
+        episode_start: Tensor | None,
+        dt: Tensor | None,
+        need_state: bool = True,
     ) -> tuple[Tensor, Tensor, State]:
-        """Normalised obs ``[T, B, obs]`` -> actor features, critic features, new state."""
+        """Normalised obs ``[T, B, obs]`` -> actor features, critic features, new state
+        (``need_state=False``: training pass, the returned state is meaningless but it is faster)."""
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------
@@ -92,12 +99,15 @@ class ActorCriticBase(nn.Module):
         state: State,
         episode_start: Tensor | None = None,
         dt: Tensor | None = None,
+        need_state: bool = True,
     ) -> tuple[Tensor, Tensor, State]:
         """Sequence pass: raw ``obs [T, B, obs_dim]`` -> (actor output, value ``[T, B]``, state).
 
         The actor output is the mean of the normalised action (Box) or the logits (Discrete).
+        ``need_state=False`` (training updates) skips computing the final state, which lets
+        sequences with episode starts inside run through the fast padded kernel path.
         """
-        fa, fc, state = self.features(self.normalizer(obs), state, episode_start, dt)
+        fa, fc, state = self.features(self.normalizer(obs), state, episode_start, dt, need_state)
         return self.actor_head(fa), self.critic_head(fc).squeeze(-1), state
 
     def distribution(self, actor_out: Tensor) -> Normal | Categorical:
@@ -152,9 +162,16 @@ class RecurrentActorCritic(ActorCriticBase):
         init_log_std: float = 0.0,
     ) -> None:
         super().__init__(
-            obs_dim, act_dim, action_type, action_low, action_high,
-            hidden_size, hidden_size, list(head_hidden or []), init_log_std,
-        )  # fmt: skip
+            obs_dim,
+            act_dim,
+            action_type,
+            action_low,
+            action_high,
+            hidden_size,
+            hidden_size,
+            list(head_hidden or []),
+            init_log_std,
+        )
         self.shared_core = shared_core
         self.core = RecurrentCore(obs_dim, hidden_size, num_layers, cell, nominal_dt)
         self.critic_core = (
@@ -172,8 +189,16 @@ class RecurrentActorCritic(ActorCriticBase):
             state = state + self.critic_core.initial_state(batch_size)
         return state
 
-    def features(self, obs_n, state, episode_start, dt):
+    def features(self, obs_n, state, episode_start, dt, need_state=True):
         n = len(self.core.state_names)
+        if not need_state:
+            fa = sequence_outputs(self.core, obs_n, state[:n], episode_start, dt)
+            fc = (
+                fa
+                if self.critic_core is None
+                else sequence_outputs(self.critic_core, obs_n, state[n:], episode_start, dt)
+            )
+            return fa, fc, ()
         fa, actor_state = self.core(obs_n, state[:n], episode_start, dt)
         if self.critic_core is None:
             return fa, fa, actor_state
@@ -210,9 +235,16 @@ class MlpActorCritic(ActorCriticBase):
         **_ignored,
     ) -> None:
         super().__init__(
-            obs_dim, act_dim, action_type, action_low, action_high,
-            hidden_size, hidden_size, list(head_hidden or []), init_log_std,
-        )  # fmt: skip
+            obs_dim,
+            act_dim,
+            action_type,
+            action_low,
+            action_high,
+            hidden_size,
+            hidden_size,
+            list(head_hidden or []),
+            init_log_std,
+        )
         self.actor_body = mlp([obs_dim] + [hidden_size] * num_layers)
         self.critic_body = mlp([obs_dim] + [hidden_size] * num_layers)
         self.time_aware = False
@@ -220,5 +252,5 @@ class MlpActorCritic(ActorCriticBase):
     def initial_state(self, batch_size: int) -> State:
         return ()
 
-    def features(self, obs_n, state, episode_start, dt):
+    def features(self, obs_n, state, episode_start, dt, need_state=True):
         return torch.tanh(self.actor_body(obs_n)), torch.tanh(self.critic_body(obs_n)), ()

@@ -113,7 +113,7 @@ def plot_learning_curve(metrics_csv: str | Path, out_png: str | Path, title: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = list(csv.DictReader(open(metrics_csv)))
+    rows = list(csv.DictReader(Path(metrics_csv).read_text().splitlines()))
     fig, ax = plt.subplots(figsize=(7, 4))
     train = [
         (float(r["step"]), float(r["train_return"])) for r in rows if r.get("train_return") not in ("", None)

@@ -20,6 +20,8 @@ class PolicyConfig:
     # recurrent: the scenario's model.cell core; mlp: a feed-forward baseline (no memory).
     architecture: Literal["recurrent", "mlp"] = "recurrent"
     total_steps: int = 100_000
+    # Actor/critic MLP head sizes on top of the core; null: the model section's head_hidden.
+    head_hidden: list[int] | None = None
     num_envs: int | None = None
     num_threads: int = 1
 
@@ -47,7 +49,8 @@ class PolicyConfig:
     expert: str | None = None  # name in rnn_control.train.experts.EXPERTS; default: by env id
     dagger_iterations: int = 6  # bc: 1 round of expert data; dagger: this many rounds
     bc_epochs: int = 30  # passes over the aggregated data set per round
-    bc_batch_sequences: int = 64
+    bc_batch_sequences: int = 16
+    bc_window: int = 32  # training sequences: episode pieces of at most this many steps
 
     # --- evaluation, checkpoints -------------------------------------------------------------
     eval_every: int = 10_000  # steps; 0 = only at the end
@@ -67,6 +70,7 @@ class PolicyConfig:
             "dagger_iterations",
             "bc_epochs",
             "bc_batch_sequences",
+            "bc_window",
             "eval_episodes",
             "checkpoint_every",
         )

@@ -47,7 +47,8 @@ class PolicyRun:
         self.resumed: dict[str, Any] | None = None
         if self.ckpt_path.exists() and not resume:
             raise CheckpointError(
-                f"{self.ckpt_path} already exists: pass --resume to continue that run, or choose another --run-dir"
+                f"{self.ckpt_path} already exists: pass --resume to continue that run, "
+                "or choose another --run-dir"
             )
         if resume and self.ckpt_path.exists():
             ckpt = load_checkpoint(self.ckpt_path, kind="policy", expected_config=scenario.to_dict())
@@ -55,7 +56,8 @@ class PolicyRun:
             if ckpt["model_class"] != self.model_class or ckpt["model_kwargs"] != self.model_kwargs:
                 raise CheckpointError(
                     f"{self.ckpt_path}: policy architecture differs from the scenario's "
-                    f"({ckpt['model_class']} {ckpt['model_kwargs']} != {self.model_class} {self.model_kwargs})"
+                    f"({ckpt['model_class']} {ckpt['model_kwargs']} != "
+                    f"{self.model_class} {self.model_kwargs})"
                 )
             self.model.load_state_dict(ckpt["model_state"])
             self.resumed = ckpt
@@ -91,9 +93,16 @@ class PolicyRun:
 
     def save(self, step: int, **trainer_state: Any) -> Path:
         payload = checkpoint_payload(
-            self.scenario, self.model, self.model_class, self.model_kwargs, self.spaces, self.probe_env, step,
-            first_target=self.first_target, **trainer_state,
-        )  # fmt: skip
+            self.scenario,
+            self.model,
+            self.model_class,
+            self.model_kwargs,
+            self.spaces,
+            self.probe_env,
+            step,
+            first_target=self.first_target,
+            **trainer_state,
+        )
         save_checkpoint(self.ckpt_path, payload)
         self.last_saved_step = step
         return self.ckpt_path

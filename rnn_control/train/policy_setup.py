@@ -69,7 +69,7 @@ def policy_kwargs(scenario: Scenario, spaces: dict[str, Any]) -> tuple[str, dict
         "action_high": act.get("high"),
         "hidden_size": m.hidden_size,
         "num_layers": m.num_layers,
-        "head_hidden": list(m.head_hidden or []),
+        "head_hidden": list(p.head_hidden if p.head_hidden is not None else (m.head_hidden or [])),
         "init_log_std": p.init_log_std,
     }
     if p.architecture == "mlp":

@@ -110,9 +110,14 @@ def train_ppo(
 
     def save() -> None:
         run.save(
-            step, iteration=iteration, train_time_s=train_time, optimizer=optimizer.state_dict(),
-            reward_scaler=rewards.state_dict(), rng=rng_state(), recent_returns=list(recent_returns),
-        )  # fmt: skip
+            step,
+            iteration=iteration,
+            train_time_s=train_time,
+            optimizer=optimizer.state_dict(),
+            reward_scaler=rewards.state_dict(),
+            rng=rng_state(),
+            recent_returns=list(recent_returns),
+        )
 
     venv = make_vec_env(scenario.env, N, seed=scenario.seed + iteration)
     act_space = venv.single_action_space
@@ -181,9 +186,11 @@ def train_ppo(
                 dt_np = _info_dt(info, N, nominal_dt)
             dt_t = torch.from_numpy(dt_np).view(1, N, 1) if time_aware else None
             _, last_value, _ = model(
-                torch.from_numpy(np.asarray(obs_np, dtype=np.float32))[None], state,
-                torch.from_numpy(episode_start)[None], dt_t,
-            )  # fmt: skip
+                torch.from_numpy(np.asarray(obs_np, dtype=np.float32))[None],
+                state,
+                torch.from_numpy(episode_start)[None],
+                dt_t,
+            )
         storage.compute_gae(last_value[0], cfg.gamma, cfg.gae_lambda)
         step += steps_per_iter
         # ---------------- update ----------------
@@ -194,10 +201,14 @@ def train_ppo(
         # ---------------- bookkeeping ----------------
         train_return = float(np.mean(recent_returns)) if recent_returns else None
         row: dict[str, Any] = {
-            "step": step, "iteration": iteration, "time_s": round(train_time, 3), "train_return": train_return,
-            "lr": optimizer.param_groups[0]["lr"], "steps_per_s": round(steps_per_iter / (time.perf_counter() - t_iter)),
+            "step": step,
+            "iteration": iteration,
+            "time_s": round(train_time, 3),
+            "train_return": train_return,
+            "lr": optimizer.param_groups[0]["lr"],
+            "steps_per_s": round(steps_per_iter / (time.perf_counter() - t_iter)),
             **stats,
-        }  # fmt: skip
+        }
         if (next_eval is not None and step >= next_eval) or iteration == num_iterations:
             last_eval = run.evaluate(model, seed=scenario.seed + 100_000)
             run.note_eval(last_eval, step, train_time)
@@ -250,7 +261,7 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
         count = 0
         for mb in storage.minibatches(cfg.num_minibatches):
             dt = mb["dt"] if getattr(model, "time_aware", False) else None
-            out, values, _ = model(mb["obs"], mb["state"], mb["episode_start"], dt)
+            out, values, _ = model(mb["obs"], mb["state"], mb["episode_start"], dt, need_state=False)
             dist = model.distribution(out)
             logp = model.log_prob(dist, mb["actions"])
             log_ratio = logp - mb["log_probs"]

@@ -8,9 +8,19 @@ from pathlib import Path
 from typing import Any
 
 FIELDS = [
-    "step", "iteration", "time_s", "train_return", "eval_return", "eval_std",
-    "policy_loss", "value_loss", "entropy", "approx_kl", "lr", "steps_per_s",
-]  # fmt: skip
+    "step",
+    "iteration",
+    "time_s",
+    "train_return",
+    "eval_return",
+    "eval_std",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "lr",
+    "steps_per_s",
+]
 
 
 class RunLog:
@@ -21,7 +31,7 @@ class RunLog:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / "metrics.csv"
         new = not self.csv_path.exists()
-        self._file = open(self.csv_path, "a", newline="")
+        self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115 (kept open for the run)
         self._csv = csv.DictWriter(self._file, fieldnames=FIELDS, extrasaction="ignore")
         if new:
             self._csv.writeheader()
@@ -37,12 +47,12 @@ class RunLog:
     def truncate_after(self, step: int) -> None:
         """Drop rows past ``step`` (a resumed run repeats them)."""
         self._file.close()
-        rows = [r for r in csv.DictReader(open(self.csv_path)) if float(r["step"]) <= step]
+        rows = [r for r in csv.DictReader(self.csv_path.read_text().splitlines()) if float(r["step"]) <= step]
         with open(self.csv_path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=FIELDS)
             w.writeheader()
             w.writerows(rows)
-        self._file = open(self.csv_path, "a", newline="")
+        self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115 (kept open for the run)
         self._csv = csv.DictWriter(self._file, fieldnames=FIELDS, extrasaction="ignore")
 
     def log(self, row: dict[str, Any]) -> None:

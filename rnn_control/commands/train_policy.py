@@ -1,0 +1,62 @@
+"""``rnn-control train-policy``: train a recurrent policy with PPO, behaviour cloning or DAgger."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenario", required=True, help="scenario YAML path or shipped name (e.g. pendulum_novel)"
+    )
+    parser.add_argument("--run-dir", default=None, help="output folder (default: runs/<scenario>)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="total env steps (overrides policy.total_steps)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (overrides the scenario's)")
+    parser.add_argument(
+        "--algorithm", choices=("ppo", "bc", "dagger"), default=None, help="override policy.algorithm"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --run-dir from its checkpoint"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rnn_control.scenario import load_scenario
+    from rnn_control.train.bc import train_bc
+    from rnn_control.train.ppo import train_ppo
+
+    overrides: dict = {}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    policy: dict = {}
+    if args.steps is not None:
+        policy["total_steps"] = args.steps
+    if args.algorithm is not None:
+        policy["algorithm"] = args.algorithm
+    if policy:
+        overrides["policy"] = policy
+    scenario = load_scenario(args.scenario, overrides)
+    run_dir = Path(args.run_dir or Path("runs") / (scenario.name or "policy"))
+    train = train_ppo if scenario.policy.algorithm == "ppo" else train_bc
+    result = train(scenario, run_dir, resume=args.resume, progress=not args.no_progress)
+    print(
+        f"trained {scenario.name} with {scenario.policy.algorithm}: {result.steps} env steps in "
+        f"{result.train_time_s:.1f} s of training"
+    )
+    print(f"deterministic evaluation: return {result.final_eval_return:.1f} +/- {result.final_eval_std:.1f}")
+    if result.first_target is not None:
+        ft = result.first_target
+        print(
+            f"target return first reached at step {ft['step']} "
+            f"after {ft['time_s']:.1f} s of training ({ft['return']:.1f})"
+        )
+    print(f"checkpoint: {result.checkpoint}")
+    if result.learning_curve is not None:
+        print(f"learning curve: {result.learning_curve}")
+    print(f"TensorBoard: tensorboard --logdir {run_dir / 'tb'}")
+    return 0
