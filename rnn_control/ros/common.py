@@ -127,12 +127,16 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         kind = node.get_parameter("executor").value if node.has_parameter("executor") else "single_threaded"
         executor = make_executor(kind)
         executor.add_node(node)
-        while not received and rclpy.ok():
+        while not received and rclpy.ok() and not getattr(node, "done", False):
             executor.spin_once(timeout_sec=0.05)
     except KeyboardInterrupt:
         received.append(signal.SIGINT)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
+    except SystemExit as exc:  # a node refusing to start: one line, no traceback
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            code = 2
+        else:
+            code = int(exc.code or 0)
     finally:
         if node is not None:
             reason = signal.Signals(received[0]).name if received else "exit"
@@ -143,7 +147,3 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
                 node.destroy_node()
         rclpy.try_shutdown()
     return code
-
-
-def ros_args(argv: list[str] | None) -> list[str]:
-    return sys.argv if argv is None else argv

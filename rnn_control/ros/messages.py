@@ -507,3 +507,52 @@ class CommandReader:
         if not np.isfinite(self.out).all():
             return None
         return self.out.copy()
+
+
+# --------------------------------------------------------------- observation -> sensor messages
+
+
+class SensorMessageBuilder:
+    """The inverse of the readers (used by the sim bridge): observation values -> one message per
+    sensor group, laid out exactly as the bundle's sources say. ``last_action`` slots are skipped
+    (the policy node fills them from its own command)."""
+
+    def __init__(self, sources: Sequence[str], vector_length: int = 0) -> None:
+        self.by_group = group_sources(sources)
+        self.by_group.pop("last_action", None)
+        self.groups = list(self.by_group)
+        js = self.by_group.get("joint_state", [])
+        self.joints = list(dict.fromkeys(p[1] for _, p in js))
+        elements = [int(p[0]) for _, p in self.by_group.get("vector", [])]
+        self.vector_length = vector_length or (max(elements) + 1 if elements else 0)
+
+    def build(self, obs: np.ndarray, stamp: Time) -> dict[str, Any]:
+        """``{group: message}`` carrying ``obs`` (indexed like the bundle's observation list)."""
+        out: dict[str, Any] = {}
+        for group, slots in self.by_group.items():
+            if group == "joint_state":
+                msg = JointState(name=self.joints)
+                arrays: dict[str, list[float]] = {}
+                for i, (field, joint) in slots:
+                    arrays.setdefault(field, [0.0] * len(self.joints))[self.joints.index(joint)] = float(
+                        obs[i]
+                    )
+                for field, values in arrays.items():
+                    setattr(msg, field, values)
+            elif group == "vector":
+                data = [0.0] * self.vector_length
+                for i, (element,) in slots:
+                    data[int(element)] = float(obs[i])
+                msg = Float64MultiArray(data=data)
+            else:
+                msg = SENSOR_MSG_TYPES[group]()
+                for i, path in slots:
+                    attrs = (path[0], *path) if group == "odometry" else path
+                    target = msg
+                    for a in attrs[:-1]:
+                        target = getattr(target, a)
+                    setattr(target, attrs[-1], float(obs[i]))
+            if hasattr(msg, "header"):
+                msg.header.stamp = stamp
+            out[group] = msg
+        return out

@@ -390,7 +390,7 @@ class PolicyNode(LifecycleNode):
     def _on_watchdog_timer(self) -> None:
         """Event mode: no step here, only the safe command while sensors are silent or e-stopped."""
         mono = time.monotonic()
-        if self._hold_reason(mono) is not None:
+        if (self.estop_latched or self.assembler.ready()) and self._hold_reason(mono) is not None:
             self._publish(self.safe)
             self.last_command = self.safe.copy()
 
