@@ -78,9 +78,11 @@ class SimBridgeNode(Node):
         self.offset = np.array([f.offset for f in action])
         safe = np.array([f.safe for f in action])
         self.reader = CommandReader(
-            str(p("command_type")), [f.target for f in action], command_joints=list(p("command_joints") or []),
+            str(p("command_type")),
+            [f.target for f in action],
+            command_joints=list(p("command_joints") or []),
             joint_command_field=str(p("joint_command_field")),
-        )  # fmt: skip
+        )
         self.period = float(p("control_period")) or bundle_period
         self.mode = str(p("mode"))
         if self.mode not in ("realtime", "lockstep"):
@@ -156,9 +158,8 @@ class SimBridgeNode(Node):
             return env, meta.observation, meta.action, float(meta.control_period)
         if not scenario_name:
             raise SystemExit("sim_bridge: set parameter 'bundle' (a policy bundle) or 'scenario'")
-        from rnn_control.runtime import IOLayout, default_action_fields, default_observation_fields
-
         from rnn_control.config import from_dict
+        from rnn_control.runtime import IOLayout, default_action_fields, default_observation_fields
 
         scenario = load_scenario(scenario_name)
         env = make_env(scenario.env, seed=int(self._param("seed")))
