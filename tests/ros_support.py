@@ -34,17 +34,26 @@ def _param_text(value: Any) -> str:
 class NodeProcess:
     """A node started as ``python -m rnn_control.ros.<module> --ros-args ...``; output goes to a log file."""
 
-    def __init__(self, module: str, params: dict[str, Any], log_dir: Path, name: str | None = None,
-                 params_file: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        module: str,
+        params: dict[str, Any],
+        log_dir: Path,
+        name: str | None = None,
+        params_file: Path | None = None,
+        namespace: str | None = None,
+    ) -> None:
         args = [sys.executable, "-m", f"rnn_control.ros.{module}", "--ros-args"]
         if name:
             args += ["-r", f"__node:={name}"]
+        if namespace:
+            args += ["-r", f"__ns:={namespace}"]
         if params_file:
             args += ["--params-file", str(params_file)]
         for k, v in params.items():
             args += ["-p", f"{k}:={_param_text(v)}"]
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        self.log_path = Path(log_dir) / f"{name or module}.log"
+        self.log_path = Path(log_dir) / f"{(namespace or '').strip('/')}{name or module}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
 
@@ -64,7 +73,8 @@ class NodeProcess:
         return self.proc.returncode
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
 
@@ -90,7 +100,9 @@ class Probe:
         def on_diag(msg: DiagnosticArray) -> None:
             for s in msg.status:
                 self.diagnostics[s.name] = {kv.key: kv.value for kv in s.values}
-                self.diag_levels[s.name] = int.from_bytes(s.level, "little") if isinstance(s.level, bytes) else s.level
+                self.diag_levels[s.name] = (
+                    int.from_bytes(s.level, "little") if isinstance(s.level, bytes) else s.level
+                )
 
         self.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
 

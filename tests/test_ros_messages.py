@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from builtin_interfaces.msg import Time  # noqa: E402
-from geometry_msgs.msg import Twist  # noqa: E402
-from sensor_msgs.msg import Imu, JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray  # noqa: E402
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Twist
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Float64MultiArray
 
-from rnn_control.ros.messages import (  # noqa: E402
+from rnn_control.ros.messages import (
     CommandReader,
     ObservationAssembler,
     ReaderLimits,
@@ -39,7 +39,12 @@ def js(names, pos=None, vel=None, stamp=NOW) -> JointState:
 
 @pytest.fixture
 def joints() -> ObservationAssembler:
-    sources = ["joint_state/position/hip", "joint_state/velocity/hip", "joint_state/position/knee", "vector/1"]
+    sources = [
+        "joint_state/position/hip",
+        "joint_state/velocity/hip",
+        "joint_state/position/knee",
+        "vector/1",
+    ]
     return ObservationAssembler(sources, ReaderLimits())
 
 
@@ -83,8 +88,10 @@ def test_out_of_order_stamps_are_dropped_and_unstamped_accepted(joints):
     assert joints.on_message("joint_state", js(["hip", "knee"], stamp=0), NOW, 0.0)  # unstamped: no check
 
 
-@pytest.mark.parametrize(("data", "reason"), [([], "empty"), ([1.0], "wrong_length"), ([1, 2, 3], "wrong_length"),
-                                              ([0.0, math.nan], "non_finite")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [([], "empty"), ([1.0], "wrong_length"), ([1, 2, 3], "wrong_length"), ([0.0, math.nan], "non_finite")],
+)
 def test_bad_vectors_are_dropped(joints, data, reason):
     assert not joints.on_message("vector", Float64MultiArray(data=[float(x) for x in data]), NOW, 0.0)
     assert joints.rejected[reason] == 1
@@ -147,7 +154,12 @@ def test_twist_writer():
         ("twist", ["vector/0"], {}, "twist/{linear,angular}"),
         ("joint_state", ["vector/0"], {}, "joint targets only"),
         ("float64_multi_array", ["vector/0", "joint/a"], {}, "all action targets"),
-        ("float64_multi_array", ["joint/a"], {"command_joints": ["a", "b"]}, "exactly the bundle's action joints"),
+        (
+            "float64_multi_array",
+            ["joint/a"],
+            {"command_joints": ["a", "b"]},
+            "exactly the bundle's action joints",
+        ),
         ("joint_state", ["joint/a"], {"joint_command_field": "torque"}, "joint_command_field"),
         ("bogus", ["vector/0"], {}, "not one of"),
     ],
@@ -159,8 +171,15 @@ def test_unsatisfiable_command_layouts_say_why(command_type, targets, options, c
 
 
 def test_sensor_builder_is_the_inverse_of_the_readers():
-    sources = ["joint_state/velocity/b", "joint_state/position/a", "imu/angular_velocity/y",
-               "odometry/twist/linear/x", "twist/angular/z", "vector/2", "last_action/0"]  # fmt: skip
+    sources = [
+        "joint_state/velocity/b",
+        "joint_state/position/a",
+        "imu/angular_velocity/y",
+        "odometry/twist/linear/x",
+        "twist/angular/z",
+        "vector/2",
+        "last_action/0",
+    ]
     obs = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.0])
     msgs = SensorMessageBuilder(sources).build(obs, time_msg(NOW))
     assert sorted(msgs) == ["imu", "joint_state", "odometry", "twist", "vector"]
