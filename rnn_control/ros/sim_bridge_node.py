@@ -239,11 +239,15 @@ class SimBridgeNode(Node):
         if self.done:
             return
         if self.mode == "realtime":
-            if self._started:
+            if getattr(self, "_resetting", False):
+                return  # the policy's reset must land before the next episode's first observation
+            if self._started:  # apply the held command to the observation published last tick
                 self._step_env()
+            if self.done or getattr(self, "_resetting", False):
+                self._started = False  # next tick: publish the new episode's first observation
+                return
+            self._publish_observation()
             self._started = True
-            if not self.done:
-                self._publish_observation()
             return
         # lockstep: (re)publish only when not waiting for a command
         now = time.monotonic()
