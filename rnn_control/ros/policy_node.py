@@ -208,7 +208,7 @@ class PolicyNode(LifecycleNode):
         try:
             controller = Controller.load(path, providers=s.providers, intra_op_threads=s.intra_op_threads)
         except RnnControlError as exc:
-            raise ConfigureRefused(f"bundle '{path}' cannot be used: {exc}") from None
+            raise ConfigureRefused(f"bundle '{path}' cannot be loaded: {exc}") from None
         except Exception as exc:  # onnxruntime: not an ONNX file, corrupt protobuf, ...
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigureRefused(f"bundle '{path}' cannot be loaded: {first}") from None
