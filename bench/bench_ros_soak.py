@@ -82,7 +82,9 @@ def main() -> int:
     base = next(r for t, r in samples if t >= args.warmup)
     growth = samples[-1][1] - base
     print("\n## result")
-    print(f"duration {args.minutes:.1f} min at {1 / args.period:.0f} Hz (sensor stream {args.sensor_rate:.0f} Hz)")
+    print(
+        f"duration {args.minutes:.1f} min at {1 / args.period:.0f} Hz (sensor stream {args.sensor_rate:.0f} Hz)"
+    )
     print(f"RSS after warm-up {base:.2f} MB -> end {samples[-1][1]:.2f} MB: growth {growth:+.2f} MB "
           f"(limit 5 MB) {'PASS' if growth < 5 else 'FAIL'}")  # fmt: skip
     print(f"ticks {d['ticks']}, watchdog trips {d['watchdog_trips']}, missed ticks {d['missed_ticks']}, "

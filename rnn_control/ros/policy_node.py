@@ -287,8 +287,11 @@ class PolicyNode(LifecycleNode):
         self.last_tick = None
         self.active = True
         steady = Clock(clock_type=ClockType.STEADY_TIME)
-        callback = self._on_timer if self.settings.mode == "timer" else self._on_watchdog_timer
-        self._control_timer = self.create_timer(self.period, callback, clock=steady)
+        if self.settings.mode == "timer":
+            self._control_timer = self.create_timer(self.period, self._on_timer, clock=steady)
+        else:  # event mode: only the watchdog runs on a timer, at a quarter of its timeout
+            check = max(self.period, self.settings.watchdog_periods * self.period / 4)
+            self._control_timer = self.create_timer(check, self._on_watchdog_timer, clock=steady)
         self._publish(self.safe)
         self.get_logger().info(f"active: fading in over {self.settings.fade_in:.2f} s")
         return SUCCESS
