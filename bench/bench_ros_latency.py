@@ -133,8 +133,11 @@ def role_receiver(ns: str, out: str) -> None:
     while not stop:
         rclpy.spin_once(node, timeout_sec=0.05)
     lat = np.array(latencies)
-    Path(out).write_text(json.dumps({"latencies_us": lat.tolist(), "diagnostics": diag,
-                                     "last_command": last[-1] if last else None}))  # fmt: skip
+    Path(out).write_text(
+        json.dumps(
+            {"latencies_us": lat.tolist(), "diagnostics": diag, "last_command": last[-1] if last else None}
+        )
+    )
     node.destroy_node()
     rclpy.try_shutdown()
 
@@ -144,8 +147,9 @@ def role_receiver(ns: str, out: str) -> None:
 
 def _spawn(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) -> tuple[int, float]:
@@ -168,8 +172,19 @@ def run_case(name: str, node_args: list[str], rate: float, seconds: float, tmp: 
     me = str(Path(__file__).resolve())
     receiver = _spawn(me, "--role", "receiver", "--ns", ns, "--out", str(recv_out))
     node = _spawn(*[a.replace("{ns}", ns) for a in node_args])
-    sender = _spawn(me, "--role", "sender", "--ns", ns, "--rate", str(rate), "--seconds", str(seconds),
-                    "--out", str(send_out))  # fmt: skip
+    sender = _spawn(
+        me,
+        "--role",
+        "sender",
+        "--ns",
+        ns,
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--out",
+        str(send_out),
+    )
     sender.wait(seconds + 60)
     time.sleep(1.2)  # let the last messages and a diagnostics report arrive
     rc, exit_s = _stop(node, signal.SIGTERM)
@@ -181,16 +196,25 @@ def run_case(name: str, node_args: list[str], rate: float, seconds: float, tmp: 
     measured = lat[: sent["sent"]]  # the last one may be the shutdown command
     d = recv["diagnostics"]
     return {
-        "case": name, "rate": rate, "sent": sent["sent"], "achieved_rate": sent["achieved_rate"],
-        "received": int(min(len(lat), sent["sent"])), "dropped": int(max(0, sent["sent"] - len(measured))),
+        "case": name,
+        "rate": rate,
+        "sent": sent["sent"],
+        "achieved_rate": sent["achieved_rate"],
+        "received": int(min(len(lat), sent["sent"])),
+        "dropped": int(max(0, sent["sent"] - len(measured))),
         "p50_us": float(np.percentile(measured, 50)) if len(measured) else float("nan"),
         "p99_us": float(np.percentile(measured, 99)) if len(measured) else float("nan"),
         "max_us": float(measured.max()) if len(measured) else float("nan"),
-        "sigterm_rc": rc, "sigterm_exit_s": exit_s, "last_command": recv["last_command"],
-        "missed_ticks": d.get("missed_ticks"), "late_ticks": d.get("late_ticks"),
-        "watchdog_trips": d.get("watchdog_trips"), "node_rate_hz": d.get("rate_hz"),
-        "step_p50_us": d.get("step_latency_p50_us"), "step_p99_us": d.get("step_latency_p99_us"),
-    }  # fmt: skip
+        "sigterm_rc": rc,
+        "sigterm_exit_s": exit_s,
+        "last_command": recv["last_command"],
+        "missed_ticks": d.get("missed_ticks"),
+        "late_ticks": d.get("late_ticks"),
+        "watchdog_trips": d.get("watchdog_trips"),
+        "node_rate_hz": d.get("rate_hz"),
+        "step_p50_us": d.get("step_latency_p50_us"),
+        "step_p99_us": d.get("step_latency_p99_us"),
+    }
 
 
 def main() -> int:
@@ -219,12 +243,37 @@ def main() -> int:
         ObservationField(f"{j}_{f}", f"joint_state/{f}/{j}") for j in JOINTS for f in ("position", "velocity")
     ]
     act = [ActionField(f"{j}_effort", f"joint/{j}", -5.0, 5.0) for j in JOINTS]
-    bundle = make_policy_bundle(tmp, cell="gru", obs_dim=12, act_dim=6, hidden=64, observation=obs, action=act,
-                                control_period=0.001, name="latency")  # fmt: skip
+    bundle = make_policy_bundle(
+        tmp,
+        cell="gru",
+        obs_dim=12,
+        act_dim=6,
+        hidden=64,
+        observation=obs,
+        action=act,
+        control_period=0.001,
+        name="latency",
+    )
     me = str(Path(__file__).resolve())
-    policy = ["-m", "rnn_control.ros.policy_node", "--ros-args", "-r", "__ns:={ns}", "-p", f"bundle:={bundle}",
-              "-p", "autostart:=true", "-p", "command_type:=joint_state", "-p", "joint_command_field:=effort",
-              "-p", "fade_in:=0.0", "-p", "watchdog_periods:=50.0"]  # fmt: skip
+    policy = [
+        "-m",
+        "rnn_control.ros.policy_node",
+        "--ros-args",
+        "-r",
+        "__ns:={ns}",
+        "-p",
+        f"bundle:={bundle}",
+        "-p",
+        "autostart:=true",
+        "-p",
+        "command_type:=joint_state",
+        "-p",
+        "joint_command_field:=effort",
+        "-p",
+        "fade_in:=0.0",
+        "-p",
+        "watchdog_periods:=50.0",
+    ]
     cases = []
     for rate in [float(r) for r in args.rates.split(",")]:
         cases.append((f"relay@{rate:g}", [me, "--role", "relay", "--ns", "{ns}"], rate))
@@ -242,17 +291,23 @@ def main() -> int:
     for k, (name, node_args, rate) in enumerate(cases):
         r = run_case(name, node_args, rate, args.seconds, tmp, k)
         results.append(r)
-        print(f"{name:34s} sent {r['sent']:5d} ({r['achieved_rate']:6.0f}/s) recv {r['received']:5d} "
-              f"dropped {r['dropped']:4d}  p50 {r['p50_us']:7.0f} us  p99 {r['p99_us']:7.0f} us  "
-              f"max {r['max_us']:8.0f} us  SIGTERM rc {r['sigterm_rc']} in {r['sigterm_exit_s']:.2f}s"
-              + (f"  missed ticks {r['missed_ticks']}" if r["missed_ticks"] is not None else ""), flush=True)  # fmt: skip
+        print(
+            f"{name:34s} sent {r['sent']:5d} ({r['achieved_rate']:6.0f}/s) recv {r['received']:5d} "
+            f"dropped {r['dropped']:4d}  p50 {r['p50_us']:7.0f} us  p99 {r['p99_us']:7.0f} us  "
+            f"max {r['max_us']:8.0f} us  SIGTERM rc {r['sigterm_rc']} in {r['sigterm_exit_s']:.2f}s"
+            + (f"  missed ticks {r['missed_ticks']}" if r["missed_ticks"] is not None else ""),
+            flush=True,
+        )
     print("\n## policy node vs bare relay (same run)")
     by = {r["case"]: r for r in results}
     for rate in [float(r) for r in args.rates.split(",")]:
         relay, pol = by[f"relay@{rate:g}"], by[f"policy-event@{rate:g}"]
-        print(f"{rate:6g} Hz: p50 {pol['p50_us']:.0f} vs {relay['p50_us']:.0f} us (x{pol['p50_us'] / relay['p50_us']:.2f}), "
-              f"p99 {pol['p99_us']:.0f} vs {relay['p99_us']:.0f} us (x{pol['p99_us'] / relay['p99_us']:.2f}), "
-              f"dropped {pol['dropped']} vs {relay['dropped']}")  # fmt: skip
+        p50, p99 = pol["p50_us"] / relay["p50_us"], pol["p99_us"] / relay["p99_us"]
+        print(
+            f"{rate:6g} Hz: p50 {pol['p50_us']:.0f} vs {relay['p50_us']:.0f} us (x{p50:.2f}), "
+            f"p99 {pol['p99_us']:.0f} vs {relay['p99_us']:.0f} us (x{p99:.2f}), "
+            f"dropped {pol['dropped']} vs {relay['dropped']}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -47,8 +47,12 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="ros_soak_"))
     bundle = make_policy_bundle(tmp, cell="gru", obs_dim=8, act_dim=2, hidden=64, control_period=args.period)
-    proc = NodeProcess("policy_node", {"bundle": bundle, "autostart": True, "diagnostics_period": 5.0}, tmp,
-                       namespace="/soak")  # fmt: skip
+    proc = NodeProcess(
+        "policy_node",
+        {"bundle": bundle, "autostart": True, "diagnostics_period": 5.0},
+        tmp,
+        namespace="/soak",
+    )
     rclpy.init()
     probe = Probe("soak_probe")
     probe.watch_diagnostics()
@@ -69,9 +73,12 @@ def main() -> int:
             samples.append((now - start, rss_mb(proc.proc.pid)))
             next_sample += 10.0
             d = probe.diag("/soak/policy_node") or {}
-            print(f"t={now - start:6.0f}s rss={samples[-1][1]:7.2f} MB rate={d.get('rate_hz', '?')} Hz "
-                  f"p99={d.get('step_latency_p99_us', '?')} us trips={d.get('watchdog_trips', '?')} "
-                  f"missed={d.get('missed_ticks', '?')}", flush=True)  # fmt: skip
+            print(
+                f"t={now - start:6.0f}s rss={samples[-1][1]:7.2f} MB rate={d.get('rate_hz', '?')} Hz "
+                f"p99={d.get('step_latency_p99_us', '?')} us trips={d.get('watchdog_trips', '?')} "
+                f"missed={d.get('missed_ticks', '?')}",
+                flush=True,
+            )
         probe.executor.spin_once(timeout_sec=max(0.0, min(next_pub, next_sample) - time.monotonic()))
     last = probe.diag("/soak/policy_node")
     while probe.diag("/soak/policy_node") is last:  # keep the stream on until a final report arrives
@@ -82,13 +89,16 @@ def main() -> int:
     base = next(r for t, r in samples if t >= args.warmup)
     growth = samples[-1][1] - base
     print("\n## result")
+    rate, stream = 1 / args.period, args.sensor_rate
+    print(f"duration {args.minutes:.1f} min at {rate:.0f} Hz (sensor stream {stream:.0f} Hz)")
     print(
-        f"duration {args.minutes:.1f} min at {1 / args.period:.0f} Hz (sensor stream {args.sensor_rate:.0f} Hz)"
+        f"RSS after warm-up {base:.2f} MB -> end {samples[-1][1]:.2f} MB: growth {growth:+.2f} MB "
+        f"(limit 5 MB) {'PASS' if growth < 5 else 'FAIL'}"
     )
-    print(f"RSS after warm-up {base:.2f} MB -> end {samples[-1][1]:.2f} MB: growth {growth:+.2f} MB "
-          f"(limit 5 MB) {'PASS' if growth < 5 else 'FAIL'}")  # fmt: skip
-    print(f"ticks {d['ticks']}, watchdog trips {d['watchdog_trips']}, missed ticks {d['missed_ticks']}, "
-          f"late ticks {d['late_ticks']}, rejected messages {d['rejected_total']}")  # fmt: skip
+    print(
+        f"ticks {d['ticks']}, watchdog trips {d['watchdog_trips']}, missed ticks {d['missed_ticks']}, "
+        f"late ticks {d['late_ticks']}, rejected messages {d['rejected_total']}"
+    )
     ok = growth < 5 and d["watchdog_trips"] == "0"
     return 0 if ok else 1
 
