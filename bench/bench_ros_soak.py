@@ -86,6 +86,8 @@ def main() -> int:
         probe.spin_for(1.0 / args.sensor_rate)
     d = probe.diag("/soak/policy_node")
     proc.stop()
+    probe.close()
+    rclpy.try_shutdown()
     base = next(r for t, r in samples if t >= args.warmup)
     growth = samples[-1][1] - base
     print("\n## result")

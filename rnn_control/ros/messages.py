@@ -152,24 +152,43 @@ class JointStateReader(SensorReader):
         self.fields = sorted({p[0] for p in self.paths})
         self.joints = list(dict.fromkeys(p[1] for p in self.paths))
         self.unknown_joints = 0  # accepted messages that carried joints the bundle does not use
+        # per field: positions in self.values; the message indices come from the name layout
+        self._slots = {f: np.array([j for j, p in enumerate(self.paths) if p[0] == f]) for f in self.fields}
+        self._names: list[str] | None = None  # last valid name layout (robots keep theirs fixed)
+        self._index: dict[str, np.ndarray] = {}
+        self._extra = False
 
-    def _extract(self, msg: JointState) -> str | None:
-        names = msg.name
+    def _layout(self, names: Sequence[str]) -> str | None:
+        """Map the bundle's joints to indices of ``names`` (cached while the layout repeats)."""
+        if names == self._names:
+            return None
         n = len(names)
         if n == 0:
             return "empty"
         where = {name: k for k, name in enumerate(names)}
         if len(where) != n:
             return "duplicate_joint"
+        if any(j not in where for j in self.joints):
+            return "missing_joint"
+        self._index = {
+            f: np.array([where[p[1]] for p in self.paths if p[0] == f], dtype=np.intp) for f in self.fields
+        }
+        self._names = list(names)
+        self._extra = n > len(self.joints)
+        return None
+
+    def _extract(self, msg: JointState) -> str | None:
+        names = msg.name
+        reason = self._layout(names)
+        if reason is not None:
+            return reason
+        n = len(names)
         for field in self.fields:
-            if len(getattr(msg, field)) != n:
+            data = getattr(msg, field)
+            if len(data) != n:
                 return "wrong_length"
-        for j, (field, joint) in enumerate(self.paths):
-            k = where.get(joint)
-            if k is None:
-                return "missing_joint"
-            self.values[j] = getattr(msg, field)[k]
-        if n > len(self.joints):
+            self.values[self._slots[field]] = np.asarray(data, dtype=np.float64)[self._index[field]]
+        if self._extra:
             self.unknown_joints += 1
         return None
 

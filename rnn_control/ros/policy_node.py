@@ -246,6 +246,7 @@ class PolicyNode(LifecycleNode):
 
         self.settings, self.controller, self.assembler, self.writer = s, controller, assembler, writer
         self.period = period
+        self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self.safe = controller.safe_command()
         self.last_command = self.safe.copy()
         self._create_entities()
@@ -353,8 +354,12 @@ class PolicyNode(LifecycleNode):
         self.get_logger().info(f"{reason}: safe command published before exit")
 
     # ------------------------------------------------------------------ inputs
+    def _now_ns(self) -> int:
+        # ROS time is the system clock unless use_sim_time is set (time.time_ns() is ~10x cheaper)
+        return self.get_clock().now().nanoseconds if self._sim_time else time.time_ns()
+
     def _on_sensor(self, group: str, msg: Any) -> None:
-        now_ns = self.get_clock().now().nanoseconds
+        now_ns = self._now_ns()
         mono = time.monotonic()
         accepted = self.assembler.on_message(group, msg, now_ns, mono)
         if accepted and self.active and self.settings.mode == "event" and group == self.settings.trigger:
@@ -448,7 +453,7 @@ class PolicyNode(LifecycleNode):
 
     def _publish(self, command: np.ndarray, stamp: Any = None) -> None:
         if stamp is None:
-            stamp = time_msg(self.get_clock().now().nanoseconds)
+            stamp = time_msg(self._now_ns())
         self.command_pub.publish(self.writer.make(command, stamp))
         self.commands_published += 1
 
