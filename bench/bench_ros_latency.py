@@ -120,6 +120,8 @@ def role_receiver(ns: str, out: str) -> None:
     diag: dict[str, str] = {}
 
     def on_command(msg: JointState) -> None:
+        if stamp_ns(msg.header.stamp) == 0:  # an unstamped shutdown command, not a measurement
+            return
         latencies.append((time.time_ns() - stamp_ns(msg.header.stamp)) / 1e3)
         last.append(list(msg.effort))
 
@@ -217,6 +219,18 @@ def run_case(name: str, node_args: list[str], rate: float, seconds: float, tmp: 
     }
 
 
+def _aggregate(rows: list[dict]) -> dict:
+    import numpy as np
+
+    return {
+        "p50_us": float(np.median([r["p50_us"] for r in rows])),
+        "p99_us": float(np.median([r["p99_us"] for r in rows])),
+        "max_us": float(max(r["max_us"] for r in rows)),
+        "dropped": int(sum(r["dropped"] for r in rows)),
+        "sent": int(sum(r["sent"] for r in rows)),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--role", choices=["orchestrate", "sender", "relay", "receiver"], default="orchestrate")
@@ -226,6 +240,7 @@ def main() -> int:
     ap.add_argument("--out", default="")
     ap.add_argument("--executor", default="single_threaded")
     ap.add_argument("--rates", default="100,500,1000")
+    ap.add_argument("--repeats", type=int, default=1, help="alternate relay/policy runs this many times")
     ap.add_argument("--json", default="", help="write all results here")
     args = ap.parse_args()
     if args.role == "sender":
@@ -288,7 +303,8 @@ def main() -> int:
         ("policy-event-events-executor@500", [*policy, "-p", "mode:=event", "-p", "executor:=events"], 500.0)
     )
     results = []
-    for k, (name, node_args, rate) in enumerate(cases):
+    runs = [c for _ in range(args.repeats) for c in cases]
+    for k, (name, node_args, rate) in enumerate(runs):
         r = run_case(name, node_args, rate, args.seconds, tmp, k)
         results.append(r)
         print(
@@ -298,8 +314,8 @@ def main() -> int:
             + (f"  missed ticks {r['missed_ticks']}" if r["missed_ticks"] is not None else ""),
             flush=True,
         )
-    print("\n## policy node vs bare relay (same run)")
-    by = {r["case"]: r for r in results}
+    print(f"\n## policy node vs bare relay (same run; median over {args.repeats} repeats, dropped summed)")
+    by = {name: _aggregate([r for r in results if r["case"] == name]) for name, _, _ in cases}
     for rate in [float(r) for r in args.rates.split(",")]:
         relay, pol = by[f"relay@{rate:g}"], by[f"policy-event@{rate:g}"]
         p50, p99 = pol["p50_us"] / relay["p50_us"], pol["p99_us"] / relay["p99_us"]
@@ -307,6 +323,18 @@ def main() -> int:
             f"{rate:6g} Hz: p50 {pol['p50_us']:.0f} vs {relay['p50_us']:.0f} us (x{p50:.2f}), "
             f"p99 {pol['p99_us']:.0f} vs {relay['p99_us']:.0f} us (x{p99:.2f}), "
             f"dropped {pol['dropped']} vs {relay['dropped']}"
+        )
+    print("\n## every case (median over repeats)")
+    for name, _, _ in cases:
+        a = by[name]
+        missed = [r["missed_ticks"] for r in results if r["case"] == name and r["missed_ticks"] is not None]
+        exits = sorted(
+            {(r["sigterm_rc"], r["last_command"] == [0.0] * 6) for r in results if r["case"] == name}
+        )
+        print(
+            f"{name:34s} p50 {a['p50_us']:6.0f} us  p99 {a['p99_us']:6.0f} us  max {a['max_us']:7.0f} us  "
+            f"dropped {a['dropped']}/{a['sent']}  missed ticks {missed or '-'}  "
+            f"SIGTERM (rc, last command safe) {exits}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
