@@ -94,7 +94,12 @@ def diagnostics_values(status: DiagnosticStatus) -> dict[str, str]:
 
 
 def make_executor(kind: str) -> Executor:
-    """``single_threaded`` (default, measured best here) or ``events`` (rclpy.experimental)."""
+    """``single_threaded`` (default) or ``events`` (rclpy.experimental.EventsExecutor).
+
+    Measured (bench/bench_ros_executors.py): with the kilted wheels ``EventsExecutor.spin()`` runs
+    no callbacks and ignores SIGTERM, while a ``spin_once()`` loop (what :func:`run_node` does)
+    works with both executors.
+    """
     if kind == "events":
         from rclpy.experimental import EventsExecutor
 
