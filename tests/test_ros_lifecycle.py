@@ -101,3 +101,29 @@ def test_autostart_configures_and_activates(bundles):
     assert node._state_machine.current_state[1] == "active" and node.active
     assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS and not node.active
     node.destroy_node()
+
+
+def test_time_aware_bundle_gets_the_measured_dt(tmp_path):
+    """A tgru bundle stepped by the node gets the time since the previous step: the same
+    observation sequence at a different pace gives different commands."""
+    import time
+
+    import numpy as np
+    from std_msgs.msg import Float64MultiArray
+
+    from rnn_control.runtime import Controller
+
+    bundle = make_policy_bundle(tmp_path, cell="tgru", obs_dim=3, control_period=0.02)
+    params = {"bundle": str(bundle), "autostart": True, "mode": "event", "fade_in": 0.0}
+    node = PolicyNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    sent = []
+    node._publish = lambda command, stamp=None: sent.append(np.array(command))
+    for pause in (0.0, 0.08, 0.08):
+        time.sleep(pause)
+        node._on_sensor("vector", Float64MultiArray(data=[0.5, -0.2, 0.1]))
+    ref = Controller.load(bundle)
+    nominal = [ref.step([0.5, -0.2, 0.1], 0.02) for _ in range(3)]
+    assert node.controller.counters["bad_dt"] == 0 and len(sent) == 3
+    np.testing.assert_allclose(sent[0], nominal[0], atol=1e-6)  # first step: the nominal period
+    assert not np.allclose(sent[2], nominal[2], atol=1e-4)  # later steps: ~0.08 s, not 0.02 s
+    node.destroy_node()
