@@ -1,0 +1,222 @@
+"""The dynamics monitor: a recurrent dynamics bundle running alongside the robot.
+
+From the history of sensor readings and commands it predicts the next sensor reading,
+publishes the prediction (``~/prediction``: mean then std, Float64MultiArray) and, when the
+reading arrives, the normalised prediction error (``~/prediction_error``, std_msgs/Float64: the
+RMS over fields of ``(reading - mean) / std``). A persistent error (windowed mean above
+``error_threshold``) raises a WARN diagnostic, above ``error_threshold * error_factor`` an ERROR:
+a changed payload, a failing motor, a slipping wheel.
+
+Layout: the bundle's ``observation`` lists the model inputs, sensor fields first and then the
+command fields (``last_action/<i>``: element ``i`` of the command on ``command_topic``); its
+``action`` lists the predicted fields, one per sensor field, in the same order.
+
+By default the model steps when a command arrives (``step_on: command``): it then has the
+reading the command was computed from and the command itself, the (obs_t, act_t) -> obs_t+1
+pairs it was trained on. This module imports only numpy, onnxruntime, yaml and rclpy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterUninitializedException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from std_msgs.msg import Float64, Float64MultiArray
+
+from rnn_control.errors import RnnControlError
+from rnn_control.ros.common import (
+    ERROR,
+    OK,
+    WARN,
+    LatencyStats,
+    diagnostic_status,
+    qos_profile,
+    qos_warning_callbacks,
+    run_node,
+)
+from rnn_control.ros.messages import SENSOR_MSG_TYPES, CommandReader, ObservationAssembler, ReaderLimits
+from rnn_control.runtime import Policy
+
+PARAMETERS: dict[str, tuple[Any, str]] = {
+    "bundle": ("", "path of the dynamics bundle (.onnx)"),
+    "providers": ("cpu", "onnxruntime execution providers"),
+    "step_on": ("command", "command: predict when a command arrives; sensor: when the trigger group arrives"),
+    "trigger": ("", "step_on sensor: the sensor group that triggers a prediction; '': the first one"),
+    "joint_state_topic": ("joint_states", "sensor_msgs/JointState input"),
+    "imu_topic": ("imu", "sensor_msgs/Imu input"),
+    "odometry_topic": ("odom", "nav_msgs/Odometry input"),
+    "twist_topic": ("cmd_vel", "geometry_msgs/Twist input"),
+    "vector_topic": ("observation", "std_msgs/Float64MultiArray input"),
+    "sensor_qos": ("sensor_data", "sensor_data (best effort) or reliable"),
+    "command_topic": ("command", "the commands sent to the robot"),
+    "command_type": ("float64_multi_array", "float64_multi_array, joint_state, joint_trajectory or twist"),
+    "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
+    "joint_command_field": ("position", "JointState/JointTrajectory field carrying the command"),
+    "command_targets": (Parameter.Type.STRING_ARRAY, "targets of the command elements; unset: vector/<i>"),
+    "error_threshold": (3.0, "WARN when the windowed mean normalised error exceeds this"),
+    "error_factor": (2.0, "ERROR when it exceeds error_threshold * error_factor"),
+    "error_window": (20, "predictions averaged for the persistent-error test"),
+    "std_floor": (1e-3, "smallest std used to normalise the error"),
+    "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
+    "executor": ("single_threaded", "single_threaded or events"),
+}
+
+
+class DynamicsMonitorNode(Node):
+    """Predict the next sensor reading and flag persistent prediction errors."""
+
+    def __init__(self, node_name: str = "dynamics_monitor", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        for name, (default, doc) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=doc))
+        p = self._param
+        bundle = Path(str(p("bundle"))).expanduser()
+        try:
+            if not str(p("bundle")):
+                raise RnnControlError("parameter 'bundle' is empty: set it to a dynamics bundle (.onnx)")
+            self.model = Policy.load(bundle, providers=str(p("providers")))
+        except Exception as exc:
+            raise SystemExit(f"dynamics_monitor: {exc}") from None
+        meta = self.model.metadata
+        if meta.kind != "dynamics":
+            raise SystemExit(
+                f"dynamics_monitor: bundle '{bundle.name}' is a {meta.kind} bundle; need 'dynamics'"
+            )
+        sources = [f.source for f in meta.observation]
+        self.sensor_index = np.array([i for i, s in enumerate(sources) if not s.startswith("last_action/")])
+        if len(self.sensor_index) != meta.act_dim:
+            raise SystemExit(
+                f"dynamics_monitor: bundle predicts {meta.act_dim} fields but reads {len(self.sensor_index)} "
+                f"sensor fields; expected one prediction per sensor field"
+            )
+        self.assembler = ObservationAssembler(sources, ReaderLimits())
+        n_commands = 1 + max(
+            (int(s.split("/")[1]) for s in sources if s.startswith("last_action/")), default=-1
+        )
+        targets = list(p("command_targets") or [f"vector/{i}" for i in range(n_commands)])
+        self.command_reader = CommandReader(
+            str(p("command_type")), targets, command_joints=list(p("command_joints") or []),
+            joint_command_field=str(p("joint_command_field")),
+        ) if n_commands else None  # fmt: skip
+
+        qos = qos_profile(str(p("sensor_qos")), 10)
+        for group in self.assembler.groups:
+            topic = str(p(f"{group}_topic"))
+            self.create_subscription(
+                SENSOR_MSG_TYPES[group], topic, lambda msg, g=group: self._on_sensor(g, msg), qos,
+                event_callbacks=qos_warning_callbacks(self, topic),
+            )  # fmt: skip
+        if self.command_reader is not None:
+            self.create_subscription(
+                self.command_reader.msg_type,
+                str(p("command_topic")),
+                self._on_command,
+                qos_profile("sensor_data", 10),
+            )
+        self.step_on = str(p("step_on"))
+        self.trigger = str(p("trigger")) or (self.assembler.groups[0] if self.assembler.groups else "")
+        self.pred_pub = self.create_publisher(Float64MultiArray, "~/prediction", 10)
+        self.error_pub = self.create_publisher(Float64, "~/prediction_error", 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(float(p("diagnostics_period")), self._publish_diagnostics)
+
+        self.threshold = float(p("error_threshold"))
+        self.factor = float(p("error_factor"))
+        self.std_floor = float(p("std_floor"))
+        self.errors: deque[float] = deque(maxlen=int(p("error_window")))
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) of the next reading
+        self.predictions = 0
+        self.non_finite = 0
+        self.anomaly_events = 0
+        self.level = OK
+        self.latency = LatencyStats()
+        self.get_logger().info(
+            f"dynamics monitor: {bundle.name} predicts {meta.act_dim} fields, step on {self.step_on}"
+        )
+
+    def _param(self, name: str) -> Any:
+        try:
+            return self.get_parameter(name).value
+        except ParameterUninitializedException:
+            return None
+
+    def _on_sensor(self, group: str, msg: Any) -> None:
+        if not self.assembler.on_message(group, msg, self.get_clock().now().nanoseconds, time.monotonic()):
+            return
+        if self.pending is not None and self.assembler.ready():
+            mean, std = self.pending
+            self.pending = None
+            z = (self.assembler.obs[self.sensor_index] - mean) / np.maximum(std, self.std_floor)
+            error = float(np.sqrt(np.mean(z * z)))
+            self.errors.append(error)
+            self.error_pub.publish(Float64(data=error))
+        if self.step_on == "sensor" and group == self.trigger:
+            self._predict()
+
+    def _on_command(self, msg: Any) -> None:
+        command = self.command_reader.read(msg)
+        if command is None:
+            return
+        self.assembler.set_last_action(command)
+        if self.step_on == "command":
+            self._predict()
+
+    def _predict(self) -> None:
+        if not self.assembler.ready():
+            return
+        t0 = time.perf_counter()
+        mean = np.asarray(self.model.step(self.assembler.obs), dtype=np.float64).copy()
+        std = self.model.last_std
+        std = np.ones_like(mean) if std is None else np.asarray(std, dtype=np.float64).copy()
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and self.model.state_is_finite()):
+            self.non_finite += 1
+            self.model.reset()
+            self.pending = None
+            return
+        self.pending = (mean, std)
+        self.predictions += 1
+        self.pred_pub.publish(Float64MultiArray(data=[*mean.tolist(), *std.tolist()]))
+        self.latency.add(time.perf_counter() - t0)
+
+    def _publish_diagnostics(self) -> None:
+        recent = float(np.mean(self.errors)) if self.errors else 0.0
+        full = len(self.errors) == self.errors.maxlen
+        if full and recent > self.threshold * self.factor:
+            level, message = (
+                ERROR,
+                f"persistent prediction error {recent:.2f} (> {self.threshold * self.factor:g})",
+            )
+        elif full and recent > self.threshold:
+            level, message = WARN, f"persistent prediction error {recent:.2f} (> {self.threshold:g})"
+        else:
+            level, message = OK, f"prediction error {recent:.2f}"
+        if level > OK and self.level == OK:
+            self.anomaly_events += 1
+            self.get_logger().warning(message)
+        self.level = level
+        p50, p99 = self.latency.percentiles()
+        values = {
+            "mean_normalised_error": recent, "predictions": self.predictions,
+            "non_finite_resets": self.non_finite, "anomaly_events": self.anomaly_events,
+            "step_latency_p50_us": p50 * 1e6, "step_latency_p99_us": p99 * 1e6,
+            **{f"rejected_{k}": v for k, v in self.assembler.rejected.items()},
+        }  # fmt: skip
+        status = diagnostic_status(f"{self.get_fully_qualified_name()}: dynamics", level, message, values)
+        self.diag_pub.publish(DiagnosticArray(status=[status]))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run rnn_control dynamics_monitor_node``."""
+    return run_node(DynamicsMonitorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

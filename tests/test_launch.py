@@ -1,0 +1,210 @@
+"""Launch files and config YAML.
+
+The ``launch`` package is not on PyPI, so here: the launch files compile, every parameter they or
+the config YAML set is one the real node declares, and the node graph of sim_closed_loop.launch.py
+runs when its nodes are started directly as processes with the same parameter file.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("rclpy")
+
+import rclpy
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from std_msgs.msg import Float64, Float64MultiArray
+
+from tests.ros_support import ROOT, NodeProcess, Probe
+
+LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
+CONFIG_FILES = sorted((ROOT / "config").glob("*.yaml"))
+
+
+def _node_calls(path: Path) -> list[dict]:
+    """Every ``Node(...)`` in a launch file: executable, name, parameter names set inline."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    nodes = []
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Node"):
+            continue
+        kw = {k.arg: k.value for k in call.keywords}
+        params: set[str] = set()
+        for item in getattr(kw.get("parameters"), "elts", []):
+            if isinstance(item, ast.Dict):
+                params |= {k.value for k in item.keys if isinstance(k, ast.Constant)}
+        nodes.append({
+            "executable": kw["executable"].value,
+            "name": kw["name"].value,
+            "params": params,
+        })  # fmt: skip
+    return nodes
+
+
+def _yaml_params(path: Path) -> dict[str, set[str]]:
+    """``{node key: parameter names}`` of a ROS parameter file."""
+    data = yaml.safe_load(path.read_text())
+    return {key: set(body["ros__parameters"]) for key, body in data.items()}
+
+
+@pytest.fixture(scope="module")
+def declared(tmp_path_factory) -> dict[str, set[str]]:
+    """Parameters each real node declares, keyed by executable."""
+    from rnn_control.ros.dynamics_monitor_node import DynamicsMonitorNode
+    from rnn_control.ros.policy_node import PolicyNode
+    from rnn_control.ros.sim_bridge_node import SimBridgeNode
+    from tests.bundles import make_dynamics_bundle
+
+    dyn = make_dynamics_bundle(tmp_path_factory.mktemp("launch"), obs_dim=2, act_dim=1)
+    rclpy.init()
+    try:
+        nodes = {
+            "policy_node": PolicyNode(),
+            "sim_bridge_node": SimBridgeNode(
+                parameter_overrides=[Parameter("scenario", value="pendulum_novel")]
+            ),
+            "dynamics_monitor_node": DynamicsMonitorNode(
+                parameter_overrides=[Parameter("bundle", value=str(dyn))]
+            ),
+        }
+        out = {exe: set(node._parameters) for exe, node in nodes.items()}
+        for node in nodes.values():
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    return out
+
+
+def test_launch_files_exist_and_compile():
+    names = {p.name for p in LAUNCH_FILES}
+    assert {"policy.launch.py", "sim_closed_loop.launch.py"} <= names
+    for path in LAUNCH_FILES:
+        compile(path.read_text(), str(path), "exec")
+        assert "def generate_launch_description" in path.read_text()
+
+
+def test_launch_files_build_a_description_where_launch_is_installed():
+    pytest.importorskip("launch_ros")
+    import runpy
+
+    for path in LAUNCH_FILES:
+        assert runpy.run_path(str(path))["generate_launch_description"]() is not None
+
+
+def test_every_parameter_set_by_launch_files_is_declared(declared):
+    for path in LAUNCH_FILES:
+        for node in _node_calls(path):
+            unknown = node["params"] - declared[node["executable"]]
+            assert not unknown, f"{path.name}: {node['executable']} does not declare {sorted(unknown)}"
+
+
+def test_every_parameter_in_config_yaml_is_declared(declared):
+    names_to_exe = {n["name"]: n["executable"] for p in LAUNCH_FILES for n in _node_calls(p)}
+    for path in CONFIG_FILES:
+        users = [n["executable"] for p in LAUNCH_FILES for n in _node_calls(p) if path.name in p.read_text()]
+        for key, params in _yaml_params(path).items():
+            exe = names_to_exe.get(key.split("/")[-1])
+            targets = [exe] if exe else sorted(set(users))
+            assert targets, f"{path.name}: no node matches '{key}'"
+            for target in targets:
+                unknown = params - declared[target]
+                assert not unknown, f"{path.name} [{key}]: {target} does not declare {sorted(unknown)}"
+
+
+def test_policy_config_values_are_valid_for_a_real_node(tmp_path):
+    """The shipped policy_node.yaml, loaded as a parameter file, configures a real node."""
+    from rnn_control.ros.policy_node import PolicyNode
+    from tests.bundles import make_policy_bundle
+
+    bundle = make_policy_bundle(tmp_path, obs_dim=3)
+    rclpy.init(args=["--ros-args", "--params-file", str(ROOT / "config" / "policy_node.yaml")])
+    try:
+        node = PolicyNode(parameter_overrides=[Parameter("bundle", value=str(bundle))])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node._state_machine.current_state[1] == "inactive"
+        assert node.settings.watchdog_periods == 5.0 and node.settings.sensor_qos == "sensor_data"
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
+
+# ------------------------------------------------------------------------ the graph, run directly
+
+
+def _pendulum_bundle(tmp: Path) -> Path:
+    """A tiny random policy whose metadata names the pendulum_novel scenario (as a trained one would)."""
+    from rnn_control.export.onnx_graph import export_graph
+    from rnn_control.scenario import load_scenario
+    from tests.bundles import TinyPolicy, policy_metadata
+
+    model = TinyPolicy(obs_dim=2, act_dim=1, hidden=16, nominal_dt=0.05, seed=3).eval()
+    meta = policy_metadata("gru", 2, 1, 16, 1, 0.05)
+    meta = dataclasses.replace(meta, scenario=load_scenario("pendulum_novel").to_dict())
+    return export_graph(model, meta, tmp / "pendulum_policy.onnx")
+
+
+def _in_process_returns(bundle: Path, episodes: int, seed: int = 0) -> list[float]:
+    from rnn_control.envs import make_env
+    from rnn_control.runtime import Controller, load_metadata
+    from rnn_control.scenario import scenario_from_dict
+
+    controller = Controller.load(bundle)
+    env = make_env(scenario_from_dict(load_metadata(bundle).scenario).env)
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        controller.reset()
+        total, done = 0.0, False
+        while not done:
+            action = np.clip(controller.step(obs), env.action_space.low, env.action_space.high)
+            obs, reward, terminated, truncated, _ = env.step(action.astype(np.float32))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return returns
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(120)
+def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(tmp_path):
+    from tests.bundles import make_dynamics_bundle
+
+    bundle = _pendulum_bundle(tmp_path)
+    dynamics = make_dynamics_bundle(tmp_path, obs_dim=2, act_dim=1, control_period=0.05)
+    config = ROOT / "config" / "sim_closed_loop.yaml"
+    ns = "/graph"
+    procs = [
+        NodeProcess("policy_node", {"bundle": bundle}, tmp_path, "policy_node", config, ns),
+        NodeProcess("dynamics_monitor_node", {"bundle": dynamics}, tmp_path, "dynamics_monitor", config, ns),
+        NodeProcess("sim_bridge_node", {"bundle": bundle, "mode": "lockstep", "max_episodes": 2},
+                    tmp_path, "sim_bridge", config, ns),
+    ]  # fmt: skip
+    rclpy.init()
+    probe = Probe("graph_probe")
+    probe.watch_diagnostics()
+    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return")
+    predictions = probe.collect(Float64MultiArray, f"{ns}/dynamics_monitor/prediction")
+    errors = probe.collect(Float64, f"{ns}/dynamics_monitor/prediction_error")
+    try:
+        probe.spin_until(lambda: len(returns) == 2 or not procs[2].alive(), 90, "two episodes over ROS")
+        probe.spin_until(lambda: probe.diag(f"{ns}/policy_node") is not None, 5, "policy diagnostics")
+        assert len(returns) == 2, procs[2].log()
+        expected = _in_process_returns(bundle, 2)
+        np.testing.assert_allclose([r.data for r in returns], expected, rtol=1e-6)
+        assert len(predictions) > 300 and len(errors) > 300
+        assert np.isfinite([e.data for e in errors]).all()
+        assert int(probe.diag(f"{ns}/policy_node")["watchdog_trips"]) == 0
+        assert procs[2].proc.wait(10) == 0  # the bridge exits after max_episodes
+    finally:
+        codes = [p.stop(signal.SIGINT) for p in procs]
+        probe.close()
+        rclpy.try_shutdown()
+    assert codes[:2] == [0, 0], [p.log() for p in procs]

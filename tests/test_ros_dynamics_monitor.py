@@ -1,0 +1,76 @@
+"""The dynamics monitor as a real process: its predictions match the runtime's, a world that behaves
+as predicted keeps /diagnostics OK, and a persistent surprise (a "changed payload") raises ERROR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+import rclpy
+from std_msgs.msg import Float64, Float64MultiArray
+
+from rnn_control.ros.common import qos_profile
+from rnn_control.runtime import Policy
+from tests.bundles import make_dynamics_bundle
+from tests.ros_support import NodeProcess, Probe
+
+pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
+RELIABLE = qos_profile("reliable", 100)
+
+
+def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
+    bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
+    params = {"bundle": bundle, "sensor_qos": "reliable", "error_window": 5, "error_threshold": 3.0,
+              "diagnostics_period": 0.1}  # fmt: skip
+    proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/dyn")
+    rclpy.init()
+    probe = Probe("dyn_probe")
+    probe.watch_diagnostics()
+    obs_pub = probe.node.create_publisher(Float64MultiArray, "/dyn/observation", RELIABLE)
+    cmd_pub = probe.node.create_publisher(Float64MultiArray, "/dyn/command", RELIABLE)
+    predictions = probe.collect(Float64MultiArray, "/dyn/dynamics_monitor/prediction", RELIABLE)
+    errors = probe.collect(Float64, "/dyn/dynamics_monitor/prediction_error", RELIABLE)
+    try:
+        probe.spin_until(
+            lambda: (obs_pub.get_subscription_count() > 0 and cmd_pub.get_subscription_count() > 0
+            and probe.node.count_publishers("/dyn/dynamics_monitor/prediction") > 0) or not proc.alive(),
+            20, "the monitor",
+        )  # fmt: skip
+        assert proc.alive(), proc.log()
+        probe.spin_for(0.3)
+        reference = Policy.load(bundle)
+        rng = np.random.default_rng(0)
+        obs = rng.normal(size=3)
+
+        def run(steps: int, surprise: float) -> None:
+            nonlocal obs
+            for _ in range(steps):
+                n = len(predictions)
+                command = rng.normal(size=1)
+                obs_pub.publish(Float64MultiArray(data=obs.tolist()))
+                cmd_pub.publish(Float64MultiArray(data=command.tolist()))
+                probe.spin_until(lambda n=n: len(predictions) > n, 5, "a prediction")
+                mean = np.asarray(
+                    reference.step(np.concatenate([obs, command]).astype(np.float32)), dtype=float
+                )
+                std = np.asarray(reference.last_std, dtype=float)
+                got = np.asarray(predictions[-1].data)
+                np.testing.assert_allclose(got[:3], mean, atol=1e-4)
+                np.testing.assert_allclose(got[3:], std, atol=1e-4)
+                obs = mean + surprise * std  # the next reading: as predicted, or many std off
+
+        run(12, surprise=0.0)
+        probe.spin_for(0.4)
+        assert max(e.data for e in errors) < 1e-3
+        assert probe.level("/dyn/dynamics_monitor") == 0
+        run(12, surprise=20.0)
+        probe.spin_until(lambda: probe.level("/dyn/dynamics_monitor") == 2, 5, "an ERROR diagnostic")
+        assert errors[-1].data == pytest.approx(20.0, rel=1e-3)
+        assert int(probe.diag("/dyn/dynamics_monitor")["anomaly_events"]) >= 1
+        assert "persistent prediction error" in proc.log()
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+        assert proc.stop() == 0, proc.log()
