@@ -64,9 +64,7 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
         key = unknown[0]
         close = difflib.get_close_matches(str(key), fields, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(
-            f"{where}: unknown key '{key}'{hint}; allowed keys: {', '.join(sorted(fields))}"
-        )
+        raise ConfigError(f"{where}: unknown key '{key}'{hint}; allowed keys: {', '.join(sorted(fields))}")
     kwargs = {}
     for name, f in fields.items():
         if name in data:

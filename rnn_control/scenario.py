@@ -16,6 +16,7 @@ from rnn_control.config import from_dict, load_yaml, to_dict
 from rnn_control.envs.config import EnvConfig
 from rnn_control.errors import ConfigError
 from rnn_control.models.config import ModelConfig
+from rnn_control.runtime.io_spec import IOLayout
 from rnn_control.train.dynamics_config import DynamicsConfig
 from rnn_control.train.policy_config import PolicyConfig
 
@@ -31,8 +32,9 @@ class Scenario:
     model: ModelConfig = field(default_factory=ModelConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    # Deployment IO layout (observation/action names, units, message fields); see runtime.io_spec.
-    io: dict[str, Any] = field(default_factory=dict)
+    # Deployment IO layout: overrides of observation/action names, units, message fields, safe
+    # values and slew limits, baked into the exported bundle (see runtime.io_spec.IOLayout).
+    io: IOLayout = field(default_factory=IOLayout)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

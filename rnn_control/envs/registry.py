@@ -52,3 +52,6 @@ def ensure_registered() -> None:
         return
     _registered = True
     import rnn_control.envs.wrappers  # noqa: F401  (registers wrappers on import)
+    from rnn_control.envs.scenarios import register_scenarios
+
+    register_scenarios()

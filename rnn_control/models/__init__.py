@@ -2,16 +2,26 @@
 
 from rnn_control.models.config import CELLS, ModelConfig
 from rnn_control.models.cores import RecurrentCore, State, reset_state
+from rnn_control.models.dynamics import DynamicsModel, RecurrentDynamicsModel
 from rnn_control.models.normalizer import RunningNormalizer
 from rnn_control.models.registry import build_model, register_model
+from rnn_control.models.window_mlp import WindowMLPDynamicsModel
 
 __all__ = [
     "CELLS",
+    "DynamicsModel",
     "ModelConfig",
     "RecurrentCore",
+    "RecurrentDynamicsModel",
     "RunningNormalizer",
     "State",
+    "WindowMLPDynamicsModel",
     "build_model",
     "register_model",
     "reset_state",
 ]
+
+# Model classes register themselves with build_model() on import.
+from rnn_control.models.policy import MlpActorCritic, RecurrentActorCritic
+
+__all__ += ["MlpActorCritic", "RecurrentActorCritic"]

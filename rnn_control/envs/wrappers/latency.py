@@ -1,0 +1,63 @@
+"""Latency: the action takes effect ``action_delay`` steps late and the agent sees the
+observation from ``obs_delay`` steps ago (sensor pipeline and actuator bus delays)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from rnn_control.envs.registry import register_wrapper
+from rnn_control.errors import ConfigError
+
+
+@dataclass
+class LatencyParams:
+    """``action_delay``/``obs_delay``: delays in env steps (0 = none)."""
+
+    action_delay: int = 1
+    obs_delay: int = 0
+
+    def validate(self) -> None:
+        if self.action_delay < 0 or self.obs_delay < 0:
+            raise ConfigError(f"delays must be >= 0 steps, got {self.action_delay}, {self.obs_delay}")
+
+
+@register_wrapper("latency", LatencyParams)
+class Latency(gym.Wrapper):
+    """k-step action and observation delays.
+
+    At reset the action queue is filled with the neutral action (zero, clipped into the action
+    bounds; index 0 for Discrete) and the observation queue with the first observation.
+    """
+
+    def __init__(self, env: gym.Env, action_delay: int = 1, obs_delay: int = 0) -> None:
+        super().__init__(env)
+        self.action_delay = int(action_delay)
+        self.obs_delay = int(obs_delay)
+        self._actions: deque = deque(maxlen=self.action_delay + 1)
+        self._observations: deque = deque(maxlen=self.obs_delay + 1)
+
+    def _neutral_action(self):
+        space = self.env.action_space
+        if isinstance(space, gym.spaces.Box):
+            return np.clip(np.zeros(space.shape, dtype=space.dtype), space.low, space.high)
+        if isinstance(space, gym.spaces.Discrete):
+            return int(space.start)
+        raise ValueError(f"latency: unsupported action space {space}")
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._actions.clear()
+        self._actions.extend([self._neutral_action()] * self.action_delay)
+        self._observations.clear()
+        self._observations.extend([obs] * (self.obs_delay + 1))
+        return self._observations[0], info
+
+    def step(self, action):
+        self._actions.append(action)
+        obs, reward, terminated, truncated, info = self.env.step(self._actions.popleft())
+        self._observations.append(obs)
+        return self._observations[0], reward, terminated, truncated, info

@@ -1,0 +1,224 @@
+"""Actor-critic policies: a recurrent one (the product) and a feed-forward one (a baseline).
+
+Both take raw observations (normalised inside by a :class:`RunningNormalizer` whose statistics
+are buffers, so they travel with checkpoints and exported graphs) and act in env units:
+
+- Box actions: a Gaussian over the *normalised* action ``u`` in ``[-1, 1]`` nominal range with a
+  state-independent log-std; the env action is ``offset + scale * u`` with ``scale``/``offset``
+  from the action bounds. No tanh squashing: the runtime and the evaluator clip at the bounds.
+- Discrete actions: a categorical over ``n`` logits; the deterministic action is the argmax.
+
+Shapes are time-major like the cores: ``obs [T, B, obs_dim]``, ``episode_start [T, B]``,
+``dt [T, B, 1]``. ``act_inference`` is the one-tick, traceable deployment path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Categorical, Normal
+
+from rnn_control.models.cores import RecurrentCore, State
+from rnn_control.models.normalizer import RunningNormalizer
+from rnn_control.models.registry import register_model
+
+
+def mlp(sizes: Sequence[int], out_gain: float = 1.0) -> nn.Sequential:
+    """Tanh MLP ``sizes[0] -> ... -> sizes[-1]`` with orthogonal init (linear output layer)."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        lin = nn.Linear(sizes[i], sizes[i + 1])
+        last = i == len(sizes) - 2
+        nn.init.orthogonal_(lin.weight, out_gain if last else math.sqrt(2))
+        nn.init.zeros_(lin.bias)
+        layers.append(lin)
+        if not last:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+class ActorCriticBase(nn.Module):
+    """Normaliser, action distribution and heads; subclasses supply the feature extractor."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        action_type: str,
+        action_low: list[float] | None,
+        action_high: list[float] | None,
+        feature_size: int,
+        critic_feature_size: int,
+        head_hidden: list[int],
+        init_log_std: float,
+    ) -> None:
+        super().__init__()
+        if action_type not in ("box", "discrete"):
+            raise ValueError(f"action_type must be 'box' or 'discrete', got {action_type!r}")
+        self.obs_dim = obs_dim
+        self.act_dim = act_dim
+        self.action_type = action_type
+        self.normalizer = RunningNormalizer(obs_dim)
+        n_out = act_dim
+        self.actor_head = mlp([feature_size, *head_hidden, n_out], out_gain=0.01)
+        self.critic_head = mlp([critic_feature_size, *head_hidden, 1], out_gain=1.0)
+        if action_type == "box":
+            low = torch.as_tensor(action_low, dtype=torch.float32)
+            high = torch.as_tensor(action_high, dtype=torch.float32)
+            finite = torch.isfinite(low) & torch.isfinite(high)
+            scale = torch.where(finite, (high - low) / 2, torch.ones_like(low))
+            offset = torch.where(finite, (high + low) / 2, torch.zeros_like(low))
+            self.register_buffer("action_scale", scale)
+            self.register_buffer("action_offset", offset)
+            self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
+
+    # -- subclasses -----------------------------------------------------------------------------
+    def initial_state(self, batch_size: int) -> State:
+        raise NotImplementedError
+
+    def features(
+        self, obs_n: Tensor, state: State, episode_start: Tensor | None, dt: Tensor | None
+    ) -> tuple[Tensor, Tensor, State]:
+        """Normalised obs ``[T, B, obs]`` -> actor features, critic features, new state."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------------
+    def forward(
+        self,
+        obs: Tensor,
+        state: State,
+        episode_start: Tensor | None = None,
+        dt: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, State]:
+        """Sequence pass: raw ``obs [T, B, obs_dim]`` -> (actor output, value ``[T, B]``, state).
+
+        The actor output is the mean of the normalised action (Box) or the logits (Discrete).
+        """
+        fa, fc, state = self.features(self.normalizer(obs), state, episode_start, dt)
+        return self.actor_head(fa), self.critic_head(fc).squeeze(-1), state
+
+    def distribution(self, actor_out: Tensor) -> Normal | Categorical:
+        if self.action_type == "box":
+            return Normal(actor_out, self.log_std.exp().expand_as(actor_out))
+        return Categorical(logits=actor_out)
+
+    def log_prob(self, dist: Normal | Categorical, action: Tensor) -> Tensor:
+        """Log-probability of stored actions (normalised units for Box, index for Discrete)."""
+        if self.action_type == "box":
+            return dist.log_prob(action).sum(-1)
+        return dist.log_prob(action.squeeze(-1).long())
+
+    def entropy(self, dist: Normal | Categorical) -> Tensor:
+        return dist.entropy().sum(-1) if self.action_type == "box" else dist.entropy()
+
+    def deterministic(self, actor_out: Tensor) -> Tensor:
+        """Env-unit deterministic action (unclipped Box mean; argmax index as float)."""
+        if self.action_type == "box":
+            return self.action_offset + self.action_scale * actor_out
+        return actor_out.argmax(-1, keepdim=True).to(actor_out.dtype)
+
+    def to_env_action(self, action: Tensor) -> Tensor:
+        """Stored (normalised / index) action -> env units (unclipped)."""
+        if self.action_type == "box":
+            return self.action_offset + self.action_scale * action
+        return action
+
+    def act_inference(self, obs: Tensor, state: State, dt: Tensor | None = None) -> tuple[Tensor, State]:
+        """Deployment path: raw ``obs [B, obs_dim]`` -> (env-unit action ``[B, act]``, next state)."""
+        out, _, state = self.forward(obs.unsqueeze(0), state, None, None if dt is None else dt.unsqueeze(0))
+        return self.deterministic(out.squeeze(0)), state
+
+
+@register_model
+class RecurrentActorCritic(ActorCriticBase):
+    """Recurrent core -> actor head (and critic head on the same or on its own core)."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        action_type: str = "box",
+        action_low: list[float] | None = None,
+        action_high: list[float] | None = None,
+        cell: str = "gru",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        head_hidden: list[int] | None = None,
+        nominal_dt: float = 0.05,
+        shared_core: bool = True,
+        init_log_std: float = 0.0,
+    ) -> None:
+        super().__init__(
+            obs_dim, act_dim, action_type, action_low, action_high,
+            hidden_size, hidden_size, list(head_hidden or []), init_log_std,
+        )  # fmt: skip
+        self.shared_core = shared_core
+        self.core = RecurrentCore(obs_dim, hidden_size, num_layers, cell, nominal_dt)
+        self.critic_core = (
+            None if shared_core else RecurrentCore(obs_dim, hidden_size, num_layers, cell, nominal_dt)
+        )
+
+    @property
+    def time_aware(self) -> bool:
+        return self.core.time_aware
+
+    def initial_state(self, batch_size: int) -> State:
+        """Actor state (then critic state when the critic has its own core)."""
+        state = self.core.initial_state(batch_size)
+        if self.critic_core is not None:
+            state = state + self.critic_core.initial_state(batch_size)
+        return state
+
+    def features(self, obs_n, state, episode_start, dt):
+        n = len(self.core.state_names)
+        fa, actor_state = self.core(obs_n, state[:n], episode_start, dt)
+        if self.critic_core is None:
+            return fa, fa, actor_state
+        fc, critic_state = self.critic_core(obs_n, state[n:], episode_start, dt)
+        return fa, fc, actor_state + critic_state
+
+    def act_inference(self, obs: Tensor, state: State, dt: Tensor | None = None) -> tuple[Tensor, State]:
+        """Deployment path (actor core only): ``obs [B, obs_dim]`` raw -> (action, next state).
+
+        ``state`` is the actor core's state (``(h,)`` or ``(h, c)``).
+        """
+        n = len(self.core.state_names)
+        y, new = self.core(
+            self.normalizer(obs).unsqueeze(0), state[:n], None, None if dt is None else dt.unsqueeze(0)
+        )
+        return self.deterministic(self.actor_head(y.squeeze(0))), new
+
+
+@register_model
+class MlpActorCritic(ActorCriticBase):
+    """Feed-forward baseline with the same interface (its "state" is an empty tuple)."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        action_type: str = "box",
+        action_low: list[float] | None = None,
+        action_high: list[float] | None = None,
+        hidden_size: int = 64,
+        num_layers: int = 2,
+        head_hidden: list[int] | None = None,
+        init_log_std: float = 0.0,
+        **_ignored,
+    ) -> None:
+        super().__init__(
+            obs_dim, act_dim, action_type, action_low, action_high,
+            hidden_size, hidden_size, list(head_hidden or []), init_log_std,
+        )  # fmt: skip
+        self.actor_body = mlp([obs_dim] + [hidden_size] * num_layers)
+        self.critic_body = mlp([obs_dim] + [hidden_size] * num_layers)
+        self.time_aware = False
+
+    def initial_state(self, batch_size: int) -> State:
+        return ()
+
+    def features(self, obs_n, state, episode_start, dt):
+        return torch.tanh(self.actor_body(obs_n)), torch.tanh(self.critic_body(obs_n)), ()

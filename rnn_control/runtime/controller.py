@@ -1,0 +1,103 @@
+"""Controller: bundle + IO spec + safety filter. What nodes and the demo step once per tick.
+
+``Controller.step`` never raises on bad data: a wrong-length or non-finite observation, a
+non-finite output or state, or an onnxruntime error yields the safe command and a state reset,
+and is counted in :attr:`Controller.counters`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn_control.runtime.io_spec import IOSpec
+from rnn_control.runtime.policy import Policy
+from rnn_control.runtime.safety import SafetyFilter
+
+log = logging.getLogger("rnn_control.runtime")
+
+FAULTS = ("bad_observation_length", "non_finite_observation", "non_finite_output", "non_finite_state",
+          "runtime_error", "bad_dt")  # fmt: skip
+
+
+class Controller:
+    """Observation (raw units, model order) -> safe command (float64, command units)."""
+
+    def __init__(
+        self, policy: Policy, spec: IOSpec | None = None, safety: SafetyFilter | None = None
+    ) -> None:
+        self.policy = policy
+        self.metadata = policy.metadata
+        self.spec = spec or IOSpec.from_metadata(policy.metadata)
+        self.safety = safety or SafetyFilter(self.spec)
+        self.control_period = float(policy.metadata.control_period)
+        self._faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        self._faults["resets"] = 0
+        self._obs = np.zeros(self.spec.obs_dim, dtype=np.float32)
+        self.last_fault: str | None = None
+
+    @classmethod
+    def load(
+        cls, path: str | Path, max_rate: np.ndarray | float | None = None, **policy_kwargs: Any
+    ) -> Controller:
+        """Load a bundle; ``policy_kwargs`` go to :meth:`Policy.load` (providers, sidecar, ...)."""
+        policy = Policy.load(path, **policy_kwargs)
+        spec = IOSpec.from_metadata(policy.metadata)
+        return cls(policy, spec, SafetyFilter(spec, max_rate))
+
+    def step(self, obs: np.ndarray | Any, dt: float | None = None) -> np.ndarray:
+        """One control tick -> command ``[act_dim]`` (a new float64 array)."""
+        if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+            self._faults["bad_dt"] += 1
+            dt = None
+        try:
+            x = np.asarray(obs, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError):
+            return self._fault("bad_observation_length")
+        if x.size != self.spec.obs_dim:
+            return self._fault("bad_observation_length")
+        if not np.isfinite(x).all():
+            return self._fault("non_finite_observation")
+        try:
+            raw = self.policy.step(x, dt)
+        except Exception as exc:  # onnxruntime failure on the live path: fail safe, never crash
+            log.error("%s: step failed: %s", self.policy.path.name, exc)
+            return self._fault("runtime_error")
+        if not np.isfinite(raw).all():
+            return self._fault("non_finite_output")
+        if not self.policy.state_is_finite():
+            return self._fault("non_finite_state")
+        return self.safety(self.spec.to_command(raw), self.control_period if dt is None else dt)
+
+    def step_named(self, values: Mapping[str, float], dt: float | None = None) -> np.ndarray:
+        """:meth:`step` with the observation given by field name (missing field -> safe command)."""
+        try:
+            self.spec.build_observation(values, out=self._obs)
+        except (KeyError, TypeError, ValueError):
+            return self._fault("bad_observation_length")
+        return self.step(self._obs, dt)
+
+    def _fault(self, reason: str) -> np.ndarray:
+        self._faults[reason] += 1
+        self.last_fault = reason
+        self.policy.reset()
+        self._faults["resets"] += 1
+        return self.safety.fault()
+
+    def reset(self) -> None:
+        """New episode: zero the recurrent state and forget the previous command."""
+        self.policy.reset()
+        self.safety.reset()
+
+    def safe_command(self) -> np.ndarray:
+        return self.safety.safe_command()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Safety filter counters and step-path faults, one flat dict."""
+        return {**self.safety.counters, **self._faults}

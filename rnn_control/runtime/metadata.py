@@ -1,0 +1,186 @@
+"""The bundle metadata: what a node needs to turn messages into an observation and an output into
+commands, stored as JSON under ``metadata_props["rnn_control"]`` of the ONNX file.
+
+``load_metadata(path)`` reads it back (or, for a bundle exported by another tool such as rsl_rl /
+Isaac Lab, builds it from a YAML sidecar) and validates it. Every problem is a
+:class:`~rnn_control.errors.BundleError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rnn_control.config import from_dict, load_yaml, to_dict
+from rnn_control.errors import BundleError, ConfigError
+
+SCHEMA_VERSION = 1
+"""Bumped when the metadata layout changes incompatibly."""
+
+METADATA_KEY = "rnn_control"
+"""Key of the JSON metadata inside the ONNX model's ``metadata_props``."""
+
+STATELESS_CELL = "none"
+"""``cell`` of a feed-forward bundle (no recurrent state inputs)."""
+
+
+@dataclass
+class ObservationField:
+    """One entry of the model's input vector."""
+
+    name: str
+    source: str  # where a node reads it; grammar in runtime.io_spec (e.g. "joint_state/position/pole")
+    unit: str = ""
+
+
+@dataclass
+class ActionField:
+    """One entry of the model's output vector and the command it becomes.
+
+    ``command = offset + scale * model_output``, then clipped to ``[low, high]`` (command units).
+    """
+
+    name: str
+    target: str  # where a node writes it; grammar in runtime.io_spec (e.g. "joint/pole", "vector/0")
+    low: float
+    high: float
+    safe: float = 0.0  # command sent when the model cannot be trusted (bad input, non-finite output)
+    scale: float = 1.0
+    offset: float = 0.0
+    max_rate: float | None = None  # slew limit, command units per second
+    unit: str = ""
+
+    def validate(self) -> None:
+        if math.isnan(self.low) or math.isnan(self.high) or self.low > self.high:
+            raise ConfigError(f"low/high: need low <= high, got [{self.low}, {self.high}]")
+        if not math.isfinite(self.safe) or not self.low <= self.safe <= self.high:
+            raise ConfigError(f"safe: {self.safe} must be finite and inside [{self.low}, {self.high}]")
+        if not (math.isfinite(self.scale) and math.isfinite(self.offset)):
+            raise ConfigError(f"scale/offset: must be finite, got {self.scale}/{self.offset}")
+        if self.max_rate is not None and not self.max_rate > 0:
+            raise ConfigError(f"max_rate: must be > 0 (command units per second), got {self.max_rate}")
+
+
+@dataclass
+class BundleMetadata:
+    """Everything a deployment needs to know about a bundle.
+
+    For a dynamics bundle, ``observation`` lists the model inputs (sensor fields, then command
+    fields) and ``action`` lists the predicted next-observation fields; ``has_std`` says whether
+    the graph also outputs a ``std`` tensor.
+    """
+
+    schema_version: int
+    kind: Literal["policy", "dynamics"]
+    cell: str  # rnn | lstm | gru | tgru | none (feed-forward)
+    num_layers: int
+    hidden_size: int
+    observation: list[ObservationField]
+    action: list[ActionField]
+    control_period: float  # seconds per step (nominal)
+    time_aware: bool = False
+    has_std: bool = False
+    scenario: dict[str, Any] = field(default_factory=dict)
+    parity: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+    precision: str = "fp32"  # fp32 | fp16 | int8
+    producer: str = "rnn_control"  # "rnn_control", or "sidecar" for foreign bundles
+
+    def validate(self) -> None:
+        if self.schema_version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"schema_version: {self.schema_version} is newer than this runtime understands "
+                f"({SCHEMA_VERSION}); upgrade rnn_control"
+            )
+        if not self.observation:
+            raise ConfigError("observation: must list at least one field")
+        if not self.action:
+            raise ConfigError("action: must list at least one field")
+        if not self.control_period > 0:
+            raise ConfigError(f"control_period: must be > 0 seconds, got {self.control_period}")
+        if self.cell != STATELESS_CELL and (self.num_layers < 1 or self.hidden_size < 1):
+            raise ConfigError(
+                f"num_layers/hidden_size: must be >= 1 for cell {self.cell!r}, "
+                f"got {self.num_layers}/{self.hidden_size}"
+            )
+        for what, fields in (("observation", self.observation), ("action", self.action)):
+            names = [f.name for f in fields]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ConfigError(f"{what}: duplicate field names {dup}")
+
+    @property
+    def obs_dim(self) -> int:
+        return len(self.observation)
+
+    @property
+    def act_dim(self) -> int:
+        return len(self.action)
+
+    @property
+    def is_lstm(self) -> bool:
+        return self.cell == "lstm"
+
+    @property
+    def stateful(self) -> bool:
+        return self.cell != STATELESS_CELL
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=None, sort_keys=False)
+
+
+def metadata_from_dict(data: Any, where: str = "metadata") -> BundleMetadata:
+    """Validate a plain mapping as :class:`BundleMetadata` (``BundleError`` naming the field)."""
+    try:
+        return from_dict(BundleMetadata, data, where=where)
+    except ConfigError as exc:
+        raise BundleError(str(exc)) from None
+
+
+def metadata_from_json(text: str, where: str = "metadata") -> BundleMetadata:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{where}: metadata is not valid JSON ({exc})") from None
+    return metadata_from_dict(data, where)
+
+
+def find_sidecar(path: str | Path) -> Path | None:
+    """A YAML sidecar next to a bundle: ``model.yaml`` or ``model.onnx.yaml``."""
+    path = Path(path)
+    for cand in (path.with_suffix(".yaml"), path.with_name(path.name + ".yaml")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def load_sidecar(sidecar: str | Path, inferred: dict[str, Any]) -> BundleMetadata:
+    """Metadata for a foreign bundle from a YAML sidecar.
+
+    The sidecar uses the same keys as the metadata; ``inferred`` (cell, sizes read off the graph)
+    fills what it leaves out, and ``schema_version``/``kind``/``producer`` get defaults.
+    """
+    sidecar = Path(sidecar)
+    try:
+        data = load_yaml(sidecar)
+    except ConfigError as exc:
+        raise BundleError(f"sidecar {exc}") from None
+    merged = {"schema_version": SCHEMA_VERSION, "kind": "policy", "producer": "sidecar", **inferred, **data}
+    return metadata_from_dict(merged, where=str(sidecar))
+
+
+def read_bundle_metadata(path: str | Path, sidecar: str | Path | None = None) -> BundleMetadata:
+    """The validated metadata of a bundle (alias: :func:`load_metadata`)."""
+    from rnn_control.runtime.session import metadata_for_session, open_session
+
+    session, _ = open_session(path, providers="cpu")
+    return metadata_for_session(session, path, sidecar)
+
+
+load_metadata = read_bundle_metadata

@@ -1,0 +1,283 @@
+"""Truncated-BPTT training of a dynamics model, resumable from its run folder.
+
+A run folder holds everything about one run::
+
+    runs/pendulum_novel-gru/
+      checkpoint.pt     latest checkpoint (atomic write; the exporter reads it)
+      train.npz         training episodes   (collected once, reused on resume)
+      heldout.npz       held-out episodes   (never trained on; used by eval-dynamics)
+      eval.json         open-loop RMSE at the end of training
+      tb/               TensorBoard scalars
+
+Starting a trainer on a folder that already has a checkpoint resumes it: model, optimiser,
+sampler and RNG states are restored, so the resumed run computes exactly the updates the
+uninterrupted run would have (tested). A checkpoint trained with a different model, env or
+data configuration is refused with the list of differences.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnn_control.config import diff_dicts
+from rnn_control.errors import CheckpointError, TrainingError
+from rnn_control.models.dynamics import DynamicsModel
+from rnn_control.models.registry import MODEL_CLASSES
+from rnn_control.scenario import Scenario
+from rnn_control.train.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from rnn_control.train.dynamics_config import RUN_LENGTH_KEYS
+from rnn_control.train.dynamics_eval import OpenLoopReport, evaluate_open_loop
+from rnn_control.train.rollouts import EpisodeDataset, box_spaces, collect_rollouts
+from rnn_control.train.sequences import SequenceBatch, SequenceSampler
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def model_spec(scenario: Scenario, obs_dim: int, act_dim: int) -> tuple[str, dict[str, Any]]:
+    """``(model_class, model_kwargs)`` of the dynamics model a scenario asks for."""
+    d, m = scenario.dynamics, scenario.model
+    common = {
+        "obs_dim": obs_dim,
+        "act_dim": act_dim,
+        "log_std_min": d.log_std_min,
+        "log_std_max": d.log_std_max,
+    }
+    if d.model_type == "window_mlp":
+        return "WindowMLPDynamicsModel", {**common, "window": d.window, "hidden": list(d.mlp_hidden)}
+    return "RecurrentDynamicsModel", {
+        **common,
+        "cell": m.cell,
+        "hidden_size": m.hidden_size,
+        "num_layers": m.num_layers,
+        "head_hidden": list(m.head_hidden) if m.head_hidden else None,
+        "nominal_dt": m.nominal_dt,
+    }
+
+
+def identity_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a scenario dict that must match for a checkpoint to be resumed."""
+    dyn = {k: v for k, v in config.get("dynamics", {}).items() if k not in RUN_LENGTH_KEYS}
+    return {
+        "seed": config.get("seed"),
+        "env": config.get("env"),
+        "model": config.get("model"),
+        "dynamics": dyn,
+    }
+
+
+def apply_batch(
+    model: DynamicsModel, batch: SequenceBatch, loss_kind: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Burn-in without gradient, then the loss over the chunk. Returns (loss, normalised MSE)."""
+    b = batch.burn_in
+    state = None
+    if b > 0:
+        with torch.no_grad():
+            _, _, state = model(batch.obs[:b], batch.act[:b], None, batch.episode_start[:b])
+    mean, log_std, _ = model(batch.obs[b:], batch.act[b:], state, batch.episode_start[b:])
+    target = model.target(batch.obs[b:], batch.next_obs[b:])
+    mask = batch.loss_mask[b:]
+    loss = model.loss(mean, log_std, target, mask, loss_kind)
+    mse = model.loss(mean.detach(), log_std.detach(), target, mask, "mse")
+    return loss, mse
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    updates: int
+    seconds: float
+    final_loss: float
+    report: OpenLoopReport | None
+
+
+class DynamicsTrainer:
+    """Collect (or reload) data, build the model, train with truncated BPTT, checkpoint, evaluate."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        run_dir: str | Path,
+        data: tuple[EpisodeDataset, EpisodeDataset] | None = None,
+        progress: bool = True,
+        tensorboard: bool = True,
+        resume: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.cfg = scenario.dynamics
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.tensorboard = tensorboard
+        self.config = scenario.to_dict()
+        torch.set_num_threads(self.cfg.num_threads)
+        seed_everything(scenario.seed)
+
+        ckpt_path = self.run_dir / CHECKPOINT
+        ckpt = self._load_resumable(ckpt_path) if resume and ckpt_path.is_file() else None
+        self.train_data, self.heldout_data = self._data(data)
+        obs_space, act_space, self.control_period = box_spaces(scenario.env)
+        self.spaces = {"observation": obs_space, "action": act_space}
+        self.model_class, self.model_kwargs = model_spec(
+            scenario, self.train_data.obs_dim, self.train_data.act_dim
+        )
+        self.model: DynamicsModel = MODEL_CLASSES[self.model_class](**self.model_kwargs)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        self.sampler = SequenceSampler(
+            self.train_data, self.cfg.chunk_length, self.cfg.burn_in, self.cfg.batch_size, seed=scenario.seed
+        )
+        self.update = 0
+        if ckpt is None:
+            t = self.train_data
+            self.model.fit_normalizers(*(torch.as_tensor(x) for x in (t.obs, t.act, t.next_obs)))
+        else:
+            self.model.load_state_dict(ckpt["model_state"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.sampler.load_state_dict(ckpt["sampler"])
+            set_rng_state(ckpt["rng"])
+            self.update = int(ckpt["step"])
+        self.resumed_from = self.update if ckpt is not None else None
+
+    # --- setup ---------------------------------------------------------------------------
+    def _load_resumable(self, path: Path) -> dict[str, Any]:
+        ckpt = load_checkpoint(path, kind="dynamics")
+        diffs = diff_dicts(identity_config(ckpt.get("config", {})), identity_config(self.config))
+        if diffs:
+            raise CheckpointError(
+                f"{path}: was trained with a different configuration (checkpoint != requested):\n  "
+                + "\n  ".join(diffs)
+                + "\nuse another --run-dir, or --overwrite to start this one again"
+            )
+        return ckpt
+
+    def _data(
+        self, given: tuple[EpisodeDataset, EpisodeDataset] | None
+    ) -> tuple[EpisodeDataset, EpisodeDataset]:
+        train_path, heldout_path = self.run_dir / "train.npz", self.run_dir / "heldout.npz"
+        if given is None and train_path.is_file() and heldout_path.is_file():
+            return EpisodeDataset.load(train_path), EpisodeDataset.load(heldout_path)
+        if given is None:
+            c = self.cfg
+            all_data = collect_rollouts(
+                self.scenario.env,
+                c.train_episodes + c.heldout_episodes,
+                c.exploration,
+                seed=self.scenario.seed,
+                noise_scale=c.noise_scale,
+                pink_beta=c.pink_beta,
+                ou_theta=c.ou_theta,
+                progress=self.progress,
+            )
+            given = all_data.split(c.heldout_episodes, seed=self.scenario.seed)
+        given[0].save(train_path)
+        given[1].save(heldout_path)
+        return given
+
+    # --- training ------------------------------------------------------------------------
+    def checkpoint_payload(self) -> dict[str, Any]:
+        return {
+            "kind": "dynamics",
+            "config": self.config,
+            "model_class": self.model_class,
+            "model_kwargs": self.model_kwargs,
+            "model_state": self.model.state_dict(),
+            "spaces": self.spaces,
+            "control_period": self.control_period,
+            "step": self.update,
+            "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "rng": rng_state(),
+            "data": {"train": "train.npz", "heldout": "heldout.npz"},
+        }
+
+    def save(self, extra: dict[str, Any] | None = None) -> Path:
+        return save_checkpoint(self.run_dir / CHECKPOINT, {**self.checkpoint_payload(), **(extra or {})})
+
+    def train_step(self) -> tuple[float, float, float]:
+        """One update; returns (loss, normalised MSE, gradient norm before clipping)."""
+        batch = self.sampler.sample()
+        batch.check_finite(self.update + 1)
+        self.model.train()
+        loss, mse = apply_batch(self.model, batch, self.cfg.loss)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"update {self.update + 1}: the loss is {loss.item()}; not stepping (lower dynamics.lr?)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+        if not torch.isfinite(grad_norm):
+            raise TrainingError(
+                f"update {self.update + 1}: the gradient norm is {grad_norm.item()}; not stepping"
+            )
+        self.optimizer.step()
+        self.update += 1
+        return loss.item(), mse.item(), grad_norm.item()
+
+    def train(self, stop_after: int | None = None) -> TrainResult:
+        """Train up to ``dynamics.total_updates``. ``stop_after`` stops abruptly (no final
+        checkpoint, as if the process were killed) once that many updates are done."""
+        c = self.cfg
+        writer = None
+        if self.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.update)
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=c.total_updates, initial=self.update, desc="train-dynamics", unit="upd")
+        t0, loss = time.perf_counter(), float("nan")
+        try:
+            while self.update < c.total_updates:
+                loss, mse, grad_norm = self.train_step()
+                if bar is not None:
+                    bar.update(1)
+                    if self.update % 10 == 0:
+                        bar.set_postfix(loss=f"{loss:.3f}", mse=f"{mse:.4f}")
+                if writer is not None and self.update % c.log_every == 0:
+                    writer.add_scalar("train/loss", loss, self.update)
+                    writer.add_scalar("train/mse_normalised", mse, self.update)
+                    writer.add_scalar("train/grad_norm", grad_norm, self.update)
+                if self.update % c.checkpoint_every == 0 and self.update < c.total_updates:
+                    self.save()
+                if stop_after is not None and self.update >= stop_after:
+                    return TrainResult(self.run_dir, self.run_dir / CHECKPOINT, self.update,
+                                       time.perf_counter() - t0, loss, None)  # fmt: skip
+        finally:
+            if bar is not None:
+                bar.close()
+        report = self.evaluate()
+        summary: dict[str, Any] = {"updates": self.update}
+        if report is not None:
+            summary.update(horizons=report.horizons, rmse=report.rmse, rmse_per_dim=report.rmse_per_dim)
+        if writer is not None:
+            for h, v in (report.rmse if report else {}).items():
+                writer.add_scalar(f"eval/open_loop_nrmse_{h}", v, self.update)
+            writer.close()
+        path = self.save({"eval": summary})
+        (self.run_dir / "eval.json").write_text(json.dumps(summary, indent=2))
+        return TrainResult(self.run_dir, path, self.update, time.perf_counter() - t0, loss, report)
+
+    def evaluate(self, horizons: list[int] | None = None) -> OpenLoopReport | None:
+        if self.heldout_data.num_episodes == 0:
+            return None
+        self.model.eval()
+        horizons = horizons or list(self.cfg.eval_horizons)
+        longest = max(b - a for a, b in self.heldout_data.episode_bounds)
+        history = min(self.cfg.eval_history, max(1, longest - max(horizons)))
+        horizons = [h for h in horizons if history + h <= longest] or [max(1, longest - history)]
+        return evaluate_open_loop(self.model, self.heldout_data, horizons, history)

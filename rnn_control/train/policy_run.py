@@ -1,0 +1,122 @@
+"""The frame around every policy trainer: run folder, resume, periodic evaluation, metrics,
+checkpoints (atomic, the last good one is kept when training fails), learning curve."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnn_control.envs.factory import make_env
+from rnn_control.errors import CheckpointError, TrainingError
+from rnn_control.scenario import Scenario
+from rnn_control.train.checkpoint import load_checkpoint, save_checkpoint
+from rnn_control.train.evaluate import EvalResult, evaluate_policy, plot_learning_curve
+from rnn_control.train.policy_setup import (
+    build_policy,
+    check_observation_space,
+    checkpoint_payload,
+    describe_spaces,
+)
+from rnn_control.train.run_log import RunLog
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class PolicyRun:
+    """Shared state of one training run in ``run_dir``."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        run_dir: str | Path,
+        resume: bool = False,
+        tensorboard: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.cfg = scenario.policy
+        self.run_dir = Path(run_dir)
+        self.ckpt_path = self.run_dir / CHECKPOINT_NAME
+        probe = make_env(scenario.env)
+        self.probe_env = probe
+        self.spaces = describe_spaces(probe.observation_space, probe.action_space)
+        self.model, self.model_class, self.model_kwargs = build_policy(scenario, self.spaces)
+        self.resumed: dict[str, Any] | None = None
+        if self.ckpt_path.exists() and not resume:
+            raise CheckpointError(
+                f"{self.ckpt_path} already exists: pass --resume to continue that run, or choose another --run-dir"
+            )
+        if resume and self.ckpt_path.exists():
+            ckpt = load_checkpoint(self.ckpt_path, kind="policy", expected_config=scenario.to_dict())
+            check_observation_space(ckpt["spaces"], probe.observation_space, str(self.ckpt_path))
+            if ckpt["model_class"] != self.model_class or ckpt["model_kwargs"] != self.model_kwargs:
+                raise CheckpointError(
+                    f"{self.ckpt_path}: policy architecture differs from the scenario's "
+                    f"({ckpt['model_class']} {ckpt['model_kwargs']} != {self.model_class} {self.model_kwargs})"
+                )
+            self.model.load_state_dict(ckpt["model_state"])
+            self.resumed = ckpt
+        self.log = RunLog(self.run_dir, tensorboard=tensorboard)
+        if self.resumed is not None:
+            self.log.truncate_after(self.resumed["step"])
+        self.last_saved_step: int | None = self.resumed["step"] if self.resumed else None
+        self.eval_time = 0.0
+        self.first_target: dict[str, float] | None = (self.resumed or {}).get("first_target")
+
+    @property
+    def nominal_dt(self) -> float:
+        from rnn_control.envs.timing import control_period
+
+        return control_period(self.probe_env) or self.scenario.model.nominal_dt
+
+    def evaluate(self, model: nn.Module, seed: int) -> EvalResult:
+        t0 = time.perf_counter()
+        res = evaluate_policy(
+            model, self.scenario.env, self.cfg.eval_episodes, seed=seed, nominal_dt=self.nominal_dt
+        )
+        model.train()
+        self.eval_time += time.perf_counter() - t0
+        return res
+
+    def note_eval(self, res: EvalResult, step: int, train_time: float) -> None:
+        target = self.cfg.target_return
+        if target is not None and self.first_target is None and res.mean >= target:
+            self.first_target = {"step": step, "time_s": train_time, "return": res.mean}
+
+    def target_reached(self) -> bool:
+        return self.cfg.stop_at_target and self.first_target is not None
+
+    def save(self, step: int, **trainer_state: Any) -> Path:
+        payload = checkpoint_payload(
+            self.scenario, self.model, self.model_class, self.model_kwargs, self.spaces, self.probe_env, step,
+            first_target=self.first_target, **trainer_state,
+        )  # fmt: skip
+        save_checkpoint(self.ckpt_path, payload)
+        self.last_saved_step = step
+        return self.ckpt_path
+
+    def fail(self, what: str, step: int) -> TrainingError:
+        kept = (
+            f"the last good checkpoint ({self.ckpt_path}, step {self.last_saved_step}) is kept"
+            if self.last_saved_step is not None
+            else "no checkpoint had been written yet"
+        )
+        return TrainingError(f"{what} at step {step}; training stopped, {kept}")
+
+    def finish(self) -> Path | None:
+        self.log.close()
+        self.probe_env.close()
+        try:
+            return plot_learning_curve(
+                self.log.csv_path, self.run_dir / "learning_curve.png", self.scenario.name or "policy"
+            )
+        except Exception:  # a plot must never lose a training run
+            return None
+
+
+def check_finite(loss: torch.Tensor, run: PolicyRun, step: int, name: str = "loss") -> None:
+    if not torch.isfinite(loss):
+        raise run.fail(f"non-finite {name} ({loss.item()})", step)
