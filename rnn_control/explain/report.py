@@ -68,11 +68,11 @@ def checkpoint_beside(bundle: Path, meta: dict[str, Any]) -> Path | None:
     return None
 
 
-def _obs_names_from_io(io: dict[str, Any] | None) -> list[str] | None:
-    fields = (io or {}).get("observation")
-    if isinstance(fields, list) and fields and all(isinstance(f, dict) and "name" in f for f in fields):
-        return [str(f["name"]) for f in fields]
-    return None
+def _obs_names_from_io(io: Any) -> list[str] | None:
+    """Observation names from the scenario's ``io:`` layout, when it names every field."""
+    fields = io.get("observation") if isinstance(io, dict) else getattr(io, "observation", None)
+    names = [f.get("name") if isinstance(f, dict) else getattr(f, "name", None) for f in fields or []]
+    return [str(n) for n in names] if names and all(names) else None
 
 
 def load_policy(path: str | Path, scenario: str | None = None) -> LoadedPolicy:
