@@ -1,9 +1,207 @@
-"""Closed loop over ROS 2: sim bridge, policy node and dynamics monitor as three processes."""
+"""Closed loop over ROS 2: sim bridge, policy node and dynamics monitor as three separate
+processes talking over DDS topics (plus a recorder process that writes what it hears), on a
+free ROS domain with discovery kept on localhost. Every process is stopped cleanly at the end,
+on error and on Ctrl-C (SIGINT, then SIGTERM, then SIGKILL)."""
 
 from __future__ import annotations
 
-from rnn_control.demo.stages import DemoContext, StageResult, StageUnavailable
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn_control.demo.preflight import repo_root
+from rnn_control.demo.processes import ProcessGroup
+from rnn_control.demo.run_folder import write_json_atomic
+from rnn_control.demo.stages import DemoContext, StageResult
+from rnn_control.errors import RnnControlError
+
+OBSERVATION_TOPIC = "observation"
+COMMAND_TOPIC = "command"
+PREDICTION_TOPIC = "/dynamics_monitor/prediction"
+
+
+def node_env(domain_id: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ROS_DOMAIN_ID=str(domain_id),
+        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+        PYTHONPATH=os.pathsep.join([str(repo_root()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
+    """(name, module, ros args) of every process, in start order (recorder first: it must not
+    miss the first messages; the sim bridge last)."""
+    run, s = ctx.run, ctx.settings
+    p = lambda k, v: ["-p", f"{k}:={v}"]  # noqa: E731
+    policy, dynamics = str(run.policy_bundle.resolve()), str(run.dynamics_bundle.resolve())
+    out = str((run.closed_loop_dir / "recording.json").resolve())
+    return [
+        ("recorder", "rnn_control.ros.topic_recorder", [
+            *p("output", out), *p("episodes", s.episodes), *p("observation_topic", OBSERVATION_TOPIC),
+            *p("command_topic", COMMAND_TOPIC), *p("prediction_topic", PREDICTION_TOPIC),
+            *p("episode_return_topic", "/sim_bridge/episode_return"),
+        ]),
+        ("dynamics_monitor", "rnn_control.ros.dynamics_monitor_node", [
+            "-r", "__node:=dynamics_monitor", *p("bundle", dynamics), *p("autostart", "true"),
+            *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+        ]),
+        ("policy_node", "rnn_control.ros.policy_node", [
+            "-r", "__node:=policy_node", *p("bundle", policy), *p("autostart", "true"), *p("mode", "event"),
+            *p("fade_in", 0.0), *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+        ]),
+        ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
+            "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", s.ros_mode), *p("seed", s.seed),
+            *p("max_episodes", s.episodes), *p("policy_reset_service", "/policy_node/reset"),
+            *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+        ]),
+    ]  # fmt: skip
 
 
 def run_closed_loop(ctx: DemoContext) -> StageResult:
-    raise StageUnavailable("the ROS 2 nodes are not in this version yet")
+    s, run = ctx.settings, ctx.run
+    if ctx.domain_id is None:
+        raise RnnControlError("closed loop: no ROS domain chosen (preflight did not run)")
+    out_dir = run.closed_loop_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recording_path = out_dir / "recording.json"
+    recording_path.unlink(missing_ok=True)
+    period = _control_period(ctx)
+    max_steps = int(ctx.scenario.env.max_episode_steps or 200)
+    budget = 40.0 + s.episodes * max_steps * (period if s.ros_mode == "realtime" else 0.02) * 2.0
+    ctx.say(
+        f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} ({s.ros_mode}, {s.episodes} episodes)"
+    )
+    group = ProcessGroup(node_env(ctx.domain_id), out_dir / "logs")
+    t0 = time.monotonic()
+    try:
+        for name, module, args in node_commands(ctx):
+            node = group.start(name, module, args)
+            ctx.say(f"  {name} (pid {node.pid}), log {node.log_path}")
+        recorder = group.nodes[0]
+        last_seen = -1
+        while recorder.alive():
+            died = [n for n in group.nodes[1:] if not n.alive() and n.name != "sim_bridge"]
+            if died:
+                n = died[0]
+                raise RnnControlError(
+                    f"closed loop: the {n.name} process exited early (code {n.popen.returncode}); "
+                    f"last lines of {n.log_path}:\n{n.log_tail()}"
+                )
+            if time.monotonic() - t0 > budget:
+                raise RnnControlError(
+                    f"closed loop: no result after {budget:.0f} s; see the logs in {out_dir / 'logs'}\n"
+                    + "\n".join(f"--- {n.name}:\n{n.log_tail(6)}" for n in group.nodes)
+                )
+            seen = _episodes_done(recording_path)
+            if seen > last_seen:
+                last_seen = seen
+                if seen:
+                    ctx.say(f"  episode {seen}/{s.episodes} done")
+            time.sleep(0.2)
+    finally:
+        stopped = group.stop()
+        ctx.say("stopped: " + ", ".join(f"{k} {v}" for k, v in stopped.items()))
+    if not recording_path.is_file():
+        raise RnnControlError(f"closed loop: the recorder wrote nothing; see {out_dir / 'logs'}")
+    recording = json.loads(recording_path.read_text())
+    summary = summarize(recording, period)
+    summary["processes"] = stopped
+    summary["wall_s"] = round(time.monotonic() - t0, 2)
+    if not summary["returns"]:
+        raise RnnControlError(f"closed loop: no episode finished; see {out_dir / 'logs'}")
+    _add_predictions(ctx, recording, summary)
+    write_json_atomic(recording_path, recording)
+    write_json_atomic(out_dir / "closed_loop.json", summary)
+    lat = summary["latency_ms"]
+    ctx.say(
+        f"closed loop over ROS: return {summary['return_mean']:.1f} +/- {summary['return_std']:.1f} "
+        f"({len(summary['returns'])} episodes), latency p50 {lat['p50']:.2f} ms p99 {lat['p99']:.2f} ms"
+    )
+    return [recording_path, out_dir / "closed_loop.json"], summary
+
+
+def _control_period(ctx: DemoContext) -> float:
+    from rnn_control.runtime import load_metadata
+
+    return float(load_metadata(ctx.run.policy_bundle).control_period)
+
+
+def _episodes_done(path: Path) -> int:
+    try:
+        return len(json.loads(path.read_text()).get("returns", []))
+    except (OSError, json.JSONDecodeError):
+        return 0
+
+
+def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
+    """Returns, latency percentiles and message counts of a recording."""
+    lat = np.asarray(recording.get("latencies_ms", []), dtype=float)
+    returns = [float(r) for r in recording.get("returns", [])]
+    keys = ("p50", "p99", "max", "mean")
+    stats: dict[str, Any] = dict.fromkeys(keys, float("nan"))
+    if lat.size:
+        stats.update(p50=np.percentile(lat, 50), p99=np.percentile(lat, 99), max=lat.max(), mean=lat.mean())
+    stats = {k: float(v) for k, v in stats.items()}
+    stats["count"] = int(lat.size)
+    obs_t = np.asarray(recording.get("observation_times", []))
+    bounds = [0] + [int(np.searchsorted(obs_t, t)) for t in recording.get("return_times", [])[:-1]]
+    recording["episode_bounds"] = bounds
+    recording["control_period"] = period
+    policy_diag = [d for d in recording.get("diagnostics", []) if "policy" in d.get("name", "")]
+    return {
+        "returns": returns,
+        "return_mean": float(np.mean(returns)) if returns else float("nan"),
+        "return_std": float(np.std(returns)) if returns else float("nan"),
+        "latency_ms": stats,
+        "observations": len(recording.get("observations", [])),
+        "commands": len(recording.get("commands", [])),
+        "predictions_live": len(recording.get("predictions", [])),
+        "policy_node_diagnostics": policy_diag[-1]["values"] if policy_diag else None,
+        "all_finite": bool(
+            np.isfinite(np.asarray(recording.get("commands", []) or [[0.0]], dtype=float)).all()
+        ),
+    }
+
+
+def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[str, Any]) -> None:
+    """Pair each live prediction with the observation that followed it; if the monitor
+    published none, replay the recorded (observation, command) stream through the dynamics
+    bundle with the runtime, exactly as the monitor would."""
+    obs = np.asarray(recording.get("observations", []), dtype=float)
+    obs_t = np.asarray(recording.get("observation_times", []), dtype=float)
+    preds = recording.get("predictions", [])
+    if preds and len(obs):
+        idx = np.searchsorted(obs_t, np.asarray(recording["prediction_times"]))  # next observation
+        ok = idx < len(obs)
+        recording["predictions"] = [p for p, k in zip(preds, ok) if k]
+        recording["prediction_targets"] = obs[idx[ok]].tolist()
+        summary["prediction_source"] = "live, from the dynamics monitor node"
+    else:
+        cmds = np.asarray(recording.get("commands", []), dtype=float)
+        n = min(len(obs), len(cmds))
+        if n < 2:
+            return
+        from rnn_control.runtime import Policy
+
+        model = Policy.load(ctx.run.dynamics_bundle)
+        bounds = set(recording.get("episode_bounds", [0]))
+        pred = []
+        for t in range(n - 1):
+            if t in bounds:
+                model.reset()
+            pred.append(
+                np.asarray(model.step(np.concatenate([obs[t], cmds[t]]).astype(np.float32)), float).tolist()
+            )
+        recording["predictions"] = pred
+        recording["prediction_targets"] = obs[1:n].tolist()
+        summary["prediction_source"] = "replayed through the dynamics bundle (the monitor published none)"
+    p, a = np.asarray(recording["predictions"]), np.asarray(recording["prediction_targets"])
+    if p.size and p.shape == a.shape:
+        summary["prediction_rmse"] = np.sqrt(((p - a) ** 2).mean(0)).tolist()

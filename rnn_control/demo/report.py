@@ -42,7 +42,8 @@ def redeploy_commands(ctx: DemoContext) -> list[str]:
         "# dynamics monitor beside it (prediction error -> /diagnostics)",
         "ros2 run rnn_control dynamics_monitor_node --ros-args -p bundle:=$HOME/bundles/dynamics.onnx",
         "# the same closed loop as this demo, in simulation",
-        f"ros2 launch rnn_control sim_closed_loop.launch.py policy_bundle:={policy} dynamics_bundle:={dynamics}",
+        "ros2 launch rnn_control sim_closed_loop.launch.py "
+        f"policy_bundle:={policy} dynamics_bundle:={dynamics}",
     ]
 
 
@@ -172,8 +173,10 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
         "",
         "| policy | episodes | return |",
         "|---|---|---|",
-        f"| trained, in-process evaluation (PyTorch) | {r['episodes_in_process']} | {_fmt(r['in_process_mean'], r['in_process_std'])} |",
-        f"| trained, closed loop over ROS 2 (bundle, 3 processes) | {r['episodes_ros']} | {_fmt(r['ros_mean'], r['ros_std'])} |",
+        f"| trained, in-process evaluation (PyTorch) | {r['episodes_in_process']} | "
+        f"{_fmt(r['in_process_mean'], r['in_process_std'])} |",
+        f"| trained, closed loop over ROS 2 (bundle, 3 processes) | {r['episodes_ros']} | "
+        f"{_fmt(r['ros_mean'], r['ros_std'])} |",
         f"| random actions | {r['episodes_in_process']} | {_fmt(r['random_mean'], r['random_std'])} |",
         "",
         "Episode k of every row is reset with the same seed (settings.seed + k).",
@@ -183,7 +186,8 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
     ]
     if lat:
         lines.append(
-            f"Sensor message -> command latency over ROS 2 (as seen by a subscriber): p50 {lat.get('p50'):.2f} ms, "
+            "Sensor message -> command latency over ROS 2 (as seen by a subscriber): "
+            f"p50 {lat.get('p50'):.2f} ms, "
             f"p99 {lat.get('p99'):.2f} ms, max {lat.get('max'):.2f} ms over {lat.get('count')} steps."
         )
     else:

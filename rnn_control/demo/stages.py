@@ -158,7 +158,8 @@ def export_bundles(ctx: DemoContext) -> StageResult:
         info[name] = {"path": str(res.path), "parity": parity, "bytes": res.path.stat().st_size}
         outputs.append(res.path)
         ctx.say(
-            f"{name} bundle {res.path} ({res.path.stat().st_size / 1024:.0f} KiB), parity {_fmt_parity(parity)}"
+            f"{name} bundle {res.path} ({res.path.stat().st_size / 1024:.0f} KiB), "
+            f"parity {_fmt_parity(parity)}"
         )
     return outputs, info
 
