@@ -49,7 +49,7 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
             *p("episode_return_topic", "/sim_bridge/episode_return"),
         ]),
         ("dynamics_monitor", "rnn_control.ros.dynamics_monitor_node", [
-            "-r", "__node:=dynamics_monitor", *p("bundle", dynamics), *p("autostart", "true"),
+            "-r", "__node:=dynamics_monitor", *p("bundle", dynamics),
             *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
         ]),
         ("policy_node", "rnn_control.ros.policy_node", [
@@ -176,8 +176,9 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
     bundle with the runtime, exactly as the monitor would."""
     obs = np.asarray(recording.get("observations", []), dtype=float)
     obs_t = np.asarray(recording.get("observation_times", []), dtype=float)
-    preds = recording.get("predictions", [])
-    if preds and len(obs):
+    # The monitor publishes the predicted mean then its std: keep the mean.
+    preds = [p[: obs.shape[1]] for p in recording.get("predictions", [])] if len(obs) else []
+    if preds:
         idx = np.searchsorted(obs_t, np.asarray(recording["prediction_times"]))  # next observation
         ok = idx < len(obs)
         recording["predictions"] = [p for p, k in zip(preds, ok) if k]

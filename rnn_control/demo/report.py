@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from rnn_control.demo.run_folder import write_json_atomic
-from rnn_control.demo.stages import DemoContext, StageResult
+from rnn_control.demo.stages import DemoContext, StageResult, flat_parity
 
 
 def _plt():
@@ -194,7 +194,8 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
         lines.append("(closed loop not run)")
     lines += ["", "## Export parity (onnxruntime vs PyTorch)", ""]
     for name, p in (summary["parity"] or {}).items():
-        lines.append(f"- {name}: " + ", ".join(f"{k} = {v}" for k, v in (p or {}).items()))
+        flat = flat_parity(p or {})
+        lines.append(f"- {name}: " + ", ".join(f"{k} = {v:.3g}" for k, v in flat.items()))
     if not summary["parity"]:
         lines.append("(export not run)")
     ex = stage_info.get("explain") or {}

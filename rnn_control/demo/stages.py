@@ -4,7 +4,6 @@ writes the stage marker when it returns."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,9 +163,21 @@ def export_bundles(ctx: DemoContext) -> StageResult:
     return outputs, info
 
 
+def flat_parity(parity: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested parity figures as one level: ``{"a": {"b": x}}`` -> ``{"a.b": x}``."""
+    out: dict[str, float] = {}
+    for k, v in parity.items():
+        if isinstance(v, dict):
+            out.update(flat_parity(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = float(v)
+    return out
+
+
 def _fmt_parity(parity: dict[str, Any]) -> str:
-    keys = [k for k, v in parity.items() if isinstance(v, (int, float)) and "max" in k]
-    return ", ".join(f"{k} {parity[k]:.1e}" for k in keys) or json.dumps(parity)[:120]
+    flat = flat_parity(parity)
+    keys = [k for k in flat if "max_abs" in k]
+    return ", ".join(f"{k.split('.')[-1]} {flat[k]:.1e}" for k in keys) or "n/a"
 
 
 # ----------------------------------------------------------------------------- explain
