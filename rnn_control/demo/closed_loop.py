@@ -140,9 +140,25 @@ def _episodes_done(path: Path) -> int:
         return 0
 
 
+def step_latencies_ms(recording: dict[str, Any]) -> list[float]:
+    """Per step: observation published (sim bridge) -> command published (policy node), from the
+    middleware's source timestamps; each command pairs with the latest observation before it."""
+    obs_t = np.asarray(recording.get("observation_times", []), dtype=np.int64)
+    cmd_t = np.asarray(recording.get("command_times", []), dtype=np.int64)
+    if not obs_t.size or not cmd_t.size:
+        return []
+    idx = np.searchsorted(obs_t, cmd_t, side="right") - 1
+    ok = idx >= 0
+    lat = (cmd_t[ok] - obs_t[idx[ok]]) / 1e6
+    # one command per observation: keep the first command after each observation
+    _, first = np.unique(idx[ok], return_index=True)
+    return lat[first].tolist()
+
+
 def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
     """Returns, latency percentiles and message counts of a recording."""
-    lat = np.asarray(recording.get("latencies_ms", []), dtype=float)
+    lat = np.asarray(step_latencies_ms(recording), dtype=float)
+    recording["latencies_ms"] = lat.tolist()
     returns = [float(r) for r in recording.get("returns", [])]
     keys = ("p50", "p99", "max", "mean")
     stats: dict[str, Any] = dict.fromkeys(keys, float("nan"))
@@ -175,14 +191,24 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
     published none, replay the recorded (observation, command) stream through the dynamics
     bundle with the runtime, exactly as the monitor would."""
     obs = np.asarray(recording.get("observations", []), dtype=float)
-    obs_t = np.asarray(recording.get("observation_times", []), dtype=float)
+    obs_t = np.asarray(recording.get("observation_times", []), dtype=np.int64)
+    cmd_t = np.asarray(recording.get("command_times", []), dtype=np.int64)
+    starts = set(recording.get("episode_bounds", [0]))
     # The monitor publishes the predicted mean then its std: keep the mean.
     preds = [p[: obs.shape[1]] for p in recording.get("predictions", [])] if len(obs) else []
-    if preds:
-        idx = np.searchsorted(obs_t, np.asarray(recording["prediction_times"]))  # next observation
-        ok = idx < len(obs)
-        recording["predictions"] = [p for p, k in zip(preds, ok) if k]
-        recording["prediction_targets"] = obs[idx[ok]].tolist()
+    if preds and cmd_t.size:
+        # prediction <- the command that triggered it <- the observation that command answered;
+        # its target is the observation after that one (same episode).
+        c = (
+            np.searchsorted(cmd_t, np.asarray(recording["prediction_times"], dtype=np.int64), side="right")
+            - 1
+        )
+        o = np.searchsorted(obs_t, cmd_t[np.maximum(c, 0)], side="right") - 1
+        keep = [
+            k for k in range(len(preds)) if c[k] >= 0 and 0 <= o[k] < len(obs) - 1 and o[k] + 1 not in starts
+        ]
+        recording["predictions"] = [preds[k] for k in keep]
+        recording["prediction_targets"] = [obs[o[k] + 1].tolist() for k in keep]
         summary["prediction_source"] = "live, from the dynamics monitor node"
     else:
         cmds = np.asarray(recording.get("commands", []), dtype=float)
@@ -192,10 +218,9 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
         from rnn_control.runtime import Policy
 
         model = Policy.load(ctx.run.dynamics_bundle)
-        bounds = set(recording.get("episode_bounds", [0]))
         pred = []
         for t in range(n - 1):
-            if t in bounds:
+            if t in starts:
                 model.reset()
             pred.append(
                 np.asarray(model.step(np.concatenate([obs[t], cmds[t]]).astype(np.float32)), float).tolist()

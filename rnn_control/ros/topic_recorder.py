@@ -2,10 +2,11 @@
 
 Subscribes to the observation (std_msgs/Float64MultiArray), command (Float64MultiArray) and
 dynamics-prediction (Float64MultiArray) topics, the sim bridge's episode returns
-(std_msgs/Float64) and ``/diagnostics``, stamps every message with its arrival time on a
-steady clock, and writes everything to ``output`` (atomically) after each episode and at exit.
-The per-step latency is the time from an observation's arrival to the next command's arrival
-(sensor message -> command through the policy node, as seen by a third process).
+(std_msgs/Float64) and ``/diagnostics``, keeps every message with the middleware's source
+timestamp (when its publisher sent it, system clock, ns), and writes everything to ``output``
+(atomically) after each episode and at exit. From the source timestamps the demo computes the
+per-step latency: observation published by the sim bridge -> command published by the policy
+node (one DDS hop + the node's step), independent of when this recorder gets to run.
 It exits by itself after ``episodes`` episode returns (0: run until SIGINT/SIGTERM).
 
 Only this package may import rclpy, which is why the demo's recorder lives here.
@@ -46,10 +47,9 @@ class TopicRecorder(Node):
         self.episodes = int(p("episodes"))
         self.data: dict[str, list] = {
             "observations": [], "observation_times": [], "commands": [], "command_times": [],
-            "latencies_ms": [], "predictions": [], "prediction_times": [], "returns": [],
-            "return_times": [], "diagnostics": [],
+            "predictions": [], "prediction_times": [], "returns": [], "return_times": [],
+            "diagnostics": [],
         }  # fmt: skip
-        self._pending_obs: float | None = None
         self.done = False
         best_effort = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -62,27 +62,22 @@ class TopicRecorder(Node):
         self.create_subscription(Float64, str(p("episode_return_topic")), self._on_return, reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
 
-    def _on_obs(self, msg: Float64MultiArray) -> None:
-        now = time.monotonic()
+    # Two-argument callbacks receive rclpy's MessageInfo (source/received timestamps in ns).
+    def _on_obs(self, msg: Float64MultiArray, info: dict) -> None:
         self.data["observations"].append(list(msg.data))
-        self.data["observation_times"].append(now)
-        self._pending_obs = now
+        self.data["observation_times"].append(int(info["source_timestamp"]))
 
-    def _on_cmd(self, msg: Float64MultiArray) -> None:
-        now = time.monotonic()
+    def _on_cmd(self, msg: Float64MultiArray, info: dict) -> None:
         self.data["commands"].append(list(msg.data))
-        self.data["command_times"].append(now)
-        if self._pending_obs is not None:
-            self.data["latencies_ms"].append(1000.0 * (now - self._pending_obs))
-            self._pending_obs = None
+        self.data["command_times"].append(int(info["source_timestamp"]))
 
-    def _on_pred(self, msg: Float64MultiArray) -> None:
+    def _on_pred(self, msg: Float64MultiArray, info: dict) -> None:
         self.data["predictions"].append(list(msg.data))
-        self.data["prediction_times"].append(time.monotonic())
+        self.data["prediction_times"].append(int(info["source_timestamp"]))
 
-    def _on_return(self, msg: Float64) -> None:
+    def _on_return(self, msg: Float64, info: dict) -> None:
         self.data["returns"].append(float(msg.data))
-        self.data["return_times"].append(time.monotonic())
+        self.data["return_times"].append(int(info["source_timestamp"]))
         self.get_logger().info(f"episode {len(self.data['returns'])}: return {msg.data:.2f}")
         self.write()
         if self.episodes and len(self.data["returns"]) >= self.episodes:
@@ -92,7 +87,7 @@ class TopicRecorder(Node):
         for st in msg.status:
             values = {kv.key: kv.value for kv in st.values}
             self.data["diagnostics"].append(
-                {"time": time.monotonic(), "name": st.name, "level": int.from_bytes(st.level, "little")
+                {"time": time.time_ns(), "name": st.name, "level": int.from_bytes(st.level, "little")
                  if isinstance(st.level, bytes) else int(st.level), "message": st.message, "values": values}
             )  # fmt: skip
 
