@@ -209,6 +209,7 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
         ]
         recording["predictions"] = [preds[k] for k in keep]
         recording["prediction_targets"] = [obs[o[k] + 1].tolist() for k in keep]
+        recording["prediction_steps"] = [int(o[k] + 1) for k in keep]
         summary["prediction_source"] = "live, from the dynamics monitor node"
     else:
         cmds = np.asarray(recording.get("commands", []), dtype=float)
@@ -227,6 +228,7 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
             )
         recording["predictions"] = pred
         recording["prediction_targets"] = obs[1:n].tolist()
+        recording["prediction_steps"] = list(range(1, n))
         summary["prediction_source"] = "replayed through the dynamics bundle (the monitor published none)"
     p, a = np.asarray(recording["predictions"]), np.asarray(recording["prediction_targets"])
     if p.size and p.shape == a.shape:

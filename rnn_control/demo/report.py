@@ -78,7 +78,8 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
     ax = axes[1, 0]
     if pred.size and pred_actual.size:
         n = min(len(pred), len(pred_actual))
-        t = np.arange(n) * period
+        steps = np.asarray(recording.get("prediction_steps") or np.arange(n))[:n]
+        t = steps * period
         for i in range(pred.shape[1]):
             (line,) = ax.plot(t, pred_actual[:n, i], lw=1.0, label=f"actual obs_{i}")
             ax.plot(t, pred[:n, i], lw=1.0, ls="--", color=line.get_color(), label=f"predicted obs_{i}")
