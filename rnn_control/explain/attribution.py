@@ -75,8 +75,8 @@ class Attribution:
         lines = [
             f"How far back the policy looks ({self.method}, window {self.window} steps = "
             f"{self.window * dt:.2f} s, averaged over {len(self.times)} time steps):",
-            f"  90% of the attribution lies within the last {lag90} step(s) ({lag90 * dt:.2f} s); "
-            f"50% within {lag50} step(s); mean lag {self.mean_lag:.1f} steps.",
+            f"  90% of the attribution lies within {_lags(lag90, dt)}; 50% within {_lags(lag50, dt)}; "
+            f"mean lag {self.mean_lag:.1f} steps.",
             f"  The current frame carries {100 * self.current_frame_share:.0f}% of it; "
             f"earlier frames {100 * (1 - self.current_frame_share):.0f}%.",
             f"  By input: {top}.",
@@ -102,6 +102,10 @@ class Attribution:
             mean_lag=self.mean_lag,
         )
         return d
+
+
+def _lags(lag: int, dt: float) -> str:
+    return "the current frame" if lag == 0 else f"the last {lag} step(s) before it ({lag * dt:.2f} s)"
 
 
 def sample_times(length: int, window: int, n_times: int) -> list[int]:

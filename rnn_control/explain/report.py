@@ -219,7 +219,7 @@ def _grad_flow(loaded: LoadedPolicy, out: Path, files: dict[str, Path]) -> dict[
     from rnn_control.explain.grad_flow_adapter import gradient_flow_summary
 
     try:
-        result = gradient_flow_summary(loaded.scenario, loaded.model, out)
+        result = gradient_flow_summary(loaded.scenario, loaded.checkpoint_path, out)
     except Exception as exc:  # a diagnostic must not lose the rest of the report
         loaded.notes.append(f"gradient-flow diagnostic failed: {exc}")
         return None
