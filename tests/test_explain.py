@@ -152,3 +152,61 @@ def test_explain_refuses_bad_input(tmp_path, scenario, capsys):
     assert "expects 3" in capsys.readouterr().err
     assert cli_main(["explain", str(ckpt), "--scenario", "no_such_scenario"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def _bundle_of(model, scenario, path):
+    """Export a contract-following torch policy with the low-level exporter and the scenario."""
+    import dataclasses
+
+    from bundles import policy_metadata
+
+    from rnn_control.export.onnx_graph import export_graph
+
+    core = model.core
+    meta = policy_metadata(core.cell, model.obs_dim, model.act_dim, core.hidden_size, core.num_layers, 0.05)
+    meta = dataclasses.replace(meta, scenario=scenario.to_dict())
+    return export_graph(model.eval(), meta, path)
+
+
+def test_explain_a_bundle_by_finite_differences_through_onnxruntime(tmp_path, scenario):
+    from bundles import TinyPolicy
+
+    model = TinyPolicy(obs_dim=2, act_dim=1, hidden=8, layers=1, cell="gru", nominal_dt=0.05)
+    bundle = _bundle_of(model, scenario, tmp_path / "bundles" / "policy.onnx")
+    out = tmp_path / "explain_bundle"
+    result = __import__("rnn_control.explain.report", fromlist=["explain"]).explain(
+        bundle, out_dir=out, window=8, n_times=6, max_steps=40, grad_flow=False
+    )
+    assert result.gates is None  # no torch weights: the hidden state is plotted instead
+    assert "finite differences through onnxruntime" in result.attribution.method
+    assert result.attribution.replay_error < 1e-4
+    assert "no matching checkpoint" in result.text
+    assert (out / "gates.png").is_file() and (out / "attribution.png").is_file()
+    # the same numbers as the gradient through the torch model (same gradient x input definition)
+    torch_rec = record_episode(TorchStepper(model), scenario.env, seed=0, control_period=0.05, max_steps=40)
+    np.testing.assert_allclose(result.record.actions, torch_rec.actions, atol=1e-5)
+    gxi = torch_attribution(model, torch_rec, window=8, n_times=6, method="gxi")
+    np.testing.assert_allclose(result.attribution.values, gxi.values, rtol=0.05, atol=0.02 * gxi.values.max())
+
+
+def test_explain_a_bundle_uses_the_checkpoint_beside_it(tmp_path, scenario):
+    from bundles import TinyPolicy
+
+    kwargs = {"obs_dim": 2, "act_dim": 1, "hidden": 8, "layers": 2, "cell": "lstm", "nominal_dt": 0.05}
+    model = TinyPolicy(**kwargs)
+    bundle = _bundle_of(model, scenario, tmp_path / "run" / "bundles" / "policy.onnx")
+    save_checkpoint(
+        tmp_path / "run" / "policy" / "checkpoint.pt",
+        {
+            "kind": "policy", "config": scenario.to_dict(), "model_class": "TinyPolicy",
+            "model_kwargs": kwargs, "model_state": model.state_dict(), "spaces": {},
+            "control_period": 0.05, "step": 0,
+        },
+    )  # fmt: skip
+    rc = cli_main(
+        ["explain", str(bundle), "--window", "8", "--times", "6", "--max-steps", "40", "--no-grad-flow"]
+    )
+    assert rc == 0
+    summary = json.loads((tmp_path / "run" / "bundles" / "explain" / "explain.json").read_text())
+    assert summary["gates"]["cell"] == "lstm" and summary["gates"]["reconstruction_error"] < 1e-5
+    assert any("checkpoint beside the bundle" in n for n in summary["notes"])

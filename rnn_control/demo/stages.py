@@ -36,18 +36,24 @@ class DemoContext:
 
 # ----------------------------------------------------------------------------- training
 def train_policy(ctx: DemoContext) -> StageResult:
-    """Recurrent PPO on the scenario (resumes from the run folder's checkpoint)."""
+    """The scenario's policy trainer (recurrent PPO, or BC/DAgger from an expert), resumable."""
     from rnn_control.train.ppo import train_ppo
 
     algorithm = ctx.scenario.policy.algorithm
-    if algorithm != "ppo":
-        raise StageUnavailable(
-            f"the demo trains with PPO; scenario '{ctx.scenario.name}' asks for {algorithm}"
-        )
+    if algorithm == "ppo":
+        train = train_ppo
+    else:
+        try:
+            from rnn_control.train.bc import train_bc as train
+        except ModuleNotFoundError as exc:
+            raise StageUnavailable(
+                f"policy.algorithm {algorithm}: rnn_control.train.bc is not in this version"
+            ) from exc
+    ctx.say(f"algorithm: {algorithm}, {ctx.scenario.policy.total_steps} env steps")
     resume = ctx.run.policy_checkpoint.is_file()
     if resume:
         ctx.say(f"resuming from {ctx.run.policy_checkpoint}")
-    res = train_ppo(ctx.scenario, ctx.run.policy_dir, resume=resume, progress=ctx.progress)
+    res = train(ctx.scenario, ctx.run.policy_dir, resume=resume, progress=ctx.progress)
     ctx.say(
         f"policy: {res.steps} env steps in {res.train_time_s:.0f} s, deterministic return "
         f"{res.final_eval_return:.1f} +/- {res.final_eval_std:.1f}"

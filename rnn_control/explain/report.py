@@ -166,7 +166,7 @@ def explain(
 ) -> ExplainResult:
     """Explain a policy end to end and write ``gates.png``, ``attribution.png``, ``explain.md``/``.json``."""
     loaded = load_policy(path, scenario)
-    out = Path(out_dir) if out_dir else loaded.source.parent / "explain"
+    out = Path(out_dir) if out_dir else Path(path).parent / "explain"
     out.mkdir(parents=True, exist_ok=True)
     record = record_episode(loaded.stepper, loaded.scenario.env, seed, loaded.control_period, max_steps)
     window = min(window, record.length - 1)
