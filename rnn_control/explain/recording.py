@@ -36,17 +36,21 @@ class TorchStepper:
         self.obs_dim = int(model.obs_dim)
         self.time_aware = bool(getattr(self.core, "time_aware", False))
         self.last_core_input: np.ndarray | None = None
-        self.core.register_forward_pre_hook(self._capture, with_kwargs=True)
+        # Hook the torch kernel inside the core (``core.rnn``): it is always *called* (hooks
+        # fire), whereas ``core.step`` reaches ``core.forward`` without ``__call__``.
+        self.core.rnn.register_forward_pre_hook(self._capture, with_kwargs=True)
 
     def _capture(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        x = args[0] if args else kwargs["x"]
-        self.last_core_input = x.detach().reshape(-1, x.shape[-1])[-1].numpy().copy()
+        x = args[0] if args else kwargs.get("input", kwargs.get("x"))
+        if isinstance(x, torch.Tensor):
+            self.last_core_input = x.detach().reshape(-1, x.shape[-1])[-1].numpy().copy()
 
     def initial_state(self) -> State:
         return tuple(s.numpy() for s in self.core.initial_state(1))
 
     @torch.no_grad()
     def step(self, obs: np.ndarray, state: State, dt: float | None) -> tuple[np.ndarray, State]:
+        self.last_core_input = None  # set again by the hook during this step
         o = torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)
         dt_t = torch.tensor([[dt]], dtype=torch.float32) if self.time_aware and dt is not None else None
         action, new = self.model.act_inference(o, tuple(torch.from_numpy(s) for s in state), dt_t)
