@@ -47,6 +47,11 @@ def redeploy_commands(ctx: DemoContext) -> list[str]:
     ]
 
 
+def _legend(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+
+
 def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> Path:
     """Observations, commands, prediction vs actual, and the per-step latency histogram."""
     plt = _plt()
@@ -66,7 +71,7 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
         ax.axvline(b * period, color="gray", lw=0.6, ls=":")
     ax.set_title("observations received over ROS")
     ax.set_xlabel("time [s]")
-    ax.legend(fontsize=7)
+    _legend(ax)
     ax = axes[0, 1]
     if cmd.size:
         t = np.arange(len(cmd)) * period
@@ -74,7 +79,7 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
             ax.plot(t, cmd[:, j], lw=0.8, label=f"command {j}")
     ax.set_title("commands from the policy node")
     ax.set_xlabel("time [s]")
-    ax.legend(fontsize=7)
+    _legend(ax)
     ax = axes[1, 0]
     if pred.size and pred_actual.size:
         n = min(len(pred), len(pred_actual))
@@ -87,7 +92,7 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
     else:
         ax.text(0.5, 0.5, "no predictions recorded", ha="center", transform=ax.transAxes)
     ax.set_xlabel("time [s]")
-    ax.legend(fontsize=7)
+    _legend(ax)
     ax = axes[1, 1]
     if lat.size:
         p50, p99 = np.percentile(lat, [50, 99])
@@ -95,7 +100,7 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
         ax.axvline(p50, color="k", ls="--", label=f"p50 {p50:.2f} ms")
         ax.axvline(p99, color="tab:red", ls="--", label=f"p99 {p99:.2f} ms")
         ax.legend()
-    ax.set_title("sensor message -> command latency (per step)")
+    ax.set_title("observation published -> command published (per step)")
     ax.set_xlabel("ms")
     if title:
         fig.suptitle(title)
@@ -125,7 +130,7 @@ def write_report(ctx: DemoContext) -> StageResult:
                 recording, run.root / "closed_loop.png", f"{ctx.scenario.name}: closed loop over ROS 2"
             )
         )
-    ev, cl, ex = stage_info["evaluate"] or {}, stage_info["closed_loop"] or {}, stage_info["export"] or {}
+    cl, ex = stage_info["closed_loop"] or {}, stage_info["export"] or {}
     total_s = sum((v or {}).get("seconds") or 0 for v in stage_info.values())
     summary = {
         "scenario": ctx.scenario.name,
@@ -133,17 +138,7 @@ def write_report(ctx: DemoContext) -> StageResult:
         "settings": s.to_dict(),
         "stage_seconds": {k: (v or {}).get("seconds") for k, v in stage_info.items()},
         "total_stage_seconds": round(total_s, 1),
-        "returns": {
-            "in_process_mean": ev.get("policy_mean"),
-            "in_process_std": ev.get("policy_std"),
-            "ros_mean": cl.get("return_mean"),
-            "ros_std": cl.get("return_std"),
-            "ros_returns": cl.get("returns"),
-            "random_mean": ev.get("random_mean"),
-            "random_std": ev.get("random_std"),
-            "episodes_in_process": s.eval_episodes,
-            "episodes_ros": s.episodes,
-        },
+        "returns": compare_returns(run.evaluate_dir / "evaluation.json", cl.get("returns")),
         "latency_ms": cl.get("latency_ms"),
         "parity": {k: v.get("parity") for k, v in ex.items() if isinstance(v, dict)},
         "dynamics_open_loop_nrmse": (stage_info["dynamics"] or {}).get("open_loop_nrmse"),
@@ -160,6 +155,36 @@ def write_report(ctx: DemoContext) -> StageResult:
     return outputs, {"summary": str(run.root / "summary.json")}
 
 
+def compare_returns(evaluation_json: Path, ros_returns: list[float] | None) -> dict[str, Any]:
+    """In-process vs ROS returns on the same episode seeds, and the random policy."""
+    ev = json.loads(evaluation_json.read_text()) if evaluation_json.is_file() else {}
+    sim = [float(x) for x in ev.get("policy_returns", [])]
+    ros = [float(x) for x in ros_returns or []]
+    same = sim[: len(ros)]
+    out: dict[str, Any] = {
+        "in_process_returns": sim,
+        "in_process_mean": ev.get("policy_mean"),
+        "in_process_std": ev.get("policy_std"),
+        "ros_returns": ros,
+        "ros_mean": float(np.mean(ros)) if ros else None,
+        "ros_std": float(np.std(ros)) if ros else None,
+        "random_returns": ev.get("random_returns", []),
+        "random_mean": ev.get("random_mean"),
+        "random_std": ev.get("random_std"),
+        "episodes_in_process": len(sim),
+        "episodes_ros": len(ros),
+    }
+    if ros and len(same) == len(ros):
+        out["in_process_same_episodes_mean"] = float(np.mean(same))
+        out["in_process_same_episodes_std"] = float(np.std(same))
+        out["max_abs_episode_difference"] = float(np.max(np.abs(np.asarray(same) - np.asarray(ros))))
+    return out
+
+
+def _eps(n: int) -> str:
+    return f"{n} (0..{n - 1})" if n else "0"
+
+
 def _fmt(mean: float | None, std: float | None) -> str:
     return "n/a" if mean is None else f"{mean:.1f} +/- {std or 0:.1f}"
 
@@ -172,22 +197,37 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
         "",
         "## Returns",
         "",
-        "| policy | episodes | return |",
+        "| policy | episodes (seeds) | return |",
         "|---|---|---|",
-        f"| trained, in-process evaluation (PyTorch) | {r['episodes_in_process']} | "
+        f"| trained, in-process evaluation (PyTorch checkpoint) | {_eps(r['episodes_in_process'])} | "
         f"{_fmt(r['in_process_mean'], r['in_process_std'])} |",
-        f"| trained, closed loop over ROS 2 (bundle, 3 processes) | {r['episodes_ros']} | "
+    ]
+    if "in_process_same_episodes_mean" in r:
+        lines.append(
+            f"| trained, in-process, the episodes run over ROS | {_eps(r['episodes_ros'])} | "
+            f"{_fmt(r['in_process_same_episodes_mean'], r['in_process_same_episodes_std'])} |"
+        )
+    lines += [
+        f"| trained, closed loop over ROS 2 (ONNX bundle, 3 node processes) | {_eps(r['episodes_ros'])} | "
         f"{_fmt(r['ros_mean'], r['ros_std'])} |",
-        f"| random actions | {r['episodes_in_process']} | {_fmt(r['random_mean'], r['random_std'])} |",
+        f"| random actions | {_eps(r['episodes_in_process'])} | {_fmt(r['random_mean'], r['random_std'])} |",
         "",
-        "Episode k of every row is reset with the same seed (settings.seed + k).",
+        f"Episode k is reset with seed {summary['settings']['seed']} + k in every row.",
+    ]
+    if "max_abs_episode_difference" in r:
+        lines.append(
+            f"Per episode, the closed loop over ROS and the in-process evaluation differ by at most "
+            f"{r['max_abs_episode_difference']:.3g} (return units)."
+        )
+    lines += [
         "",
         "## Closed loop",
         "",
     ]
     if lat:
         lines.append(
-            "Sensor message -> command latency over ROS 2 (as seen by a subscriber): "
+            "Per-step latency, observation published by the sim bridge -> command published by the "
+            "policy node (DDS source timestamps; one hop + the node's step): "
             f"p50 {lat.get('p50'):.2f} ms, "
             f"p99 {lat.get('p99'):.2f} ms, max {lat.get('max'):.2f} ms over {lat.get('count')} steps."
         )
@@ -196,7 +236,8 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
     lines += ["", "## Export parity (onnxruntime vs PyTorch)", ""]
     for name, p in (summary["parity"] or {}).items():
         flat = flat_parity(p or {})
-        lines.append(f"- {name}: " + ", ".join(f"{k} = {v:.3g}" for k, v in flat.items()))
+        shown = {k.split(".")[-1]: v for k, v in flat.items() if "max_abs" in k or "tol" in k or "steps" in k}
+        lines.append(f"- {name}: " + ", ".join(f"{k} {v:.3g}" for k, v in shown.items()))
     if not summary["parity"]:
         lines.append("(export not run)")
     ex = stage_info.get("explain") or {}
@@ -222,9 +263,15 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
 def _print_short(ctx: DemoContext, summary: dict[str, Any]) -> None:
     r = summary["returns"]
     lat = summary["latency_ms"] or {}
-    ctx.say(f"return in simulation (in-process): {_fmt(r['in_process_mean'], r['in_process_std'])}")
-    ctx.say(f"return over ROS 2 (closed loop):    {_fmt(r['ros_mean'], r['ros_std'])}")
-    ctx.say(f"random policy:                      {_fmt(r['random_mean'], r['random_std'])}")
+    n_sim, n_ros = r["episodes_in_process"], r["episodes_ros"]
+    ctx.say(
+        f"return in simulation (in-process, {n_sim} ep): {_fmt(r['in_process_mean'], r['in_process_std'])}"
+    )
+    if "in_process_same_episodes_mean" in r:
+        same = _fmt(r["in_process_same_episodes_mean"], r["in_process_same_episodes_std"])
+        ctx.say(f"  ... on the {n_ros} episodes run over ROS:   {same}")
+    ctx.say(f"return over ROS 2 (closed loop, {n_ros} ep):  {_fmt(r['ros_mean'], r['ros_std'])}")
+    ctx.say(f"random policy ({n_sim} ep):                  {_fmt(r['random_mean'], r['random_std'])}")
     if lat:
         ctx.say(f"step latency p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms")
     ctx.say(f"report: {ctx.run.root / 'summary.md'}")
