@@ -182,7 +182,7 @@ def compare_returns(evaluation_json: Path, ros_returns: list[float] | None) -> d
 
 
 def _eps(n: int) -> str:
-    return f"{n} (0..{n - 1})" if n else "0"
+    return f"{n} (k = 0..{n - 1})" if n else "0"
 
 
 def _fmt(mean: float | None, std: float | None) -> str:
@@ -197,7 +197,7 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
         "",
         "## Returns",
         "",
-        "| policy | episodes (seeds) | return |",
+        "| policy | episodes | return |",
         "|---|---|---|",
         f"| trained, in-process evaluation (PyTorch checkpoint) | {_eps(r['episodes_in_process'])} | "
         f"{_fmt(r['in_process_mean'], r['in_process_std'])} |",
