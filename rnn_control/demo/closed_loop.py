@@ -22,6 +22,8 @@ from rnn_control.errors import RnnControlError
 OBSERVATION_TOPIC = "observation"
 COMMAND_TOPIC = "command"
 PREDICTION_TOPIC = "/dynamics_monitor/prediction"
+# Log lines that say a node is up (configured and listening).
+READY_LINES = {"recorder": "recording to", "dynamics_monitor": "dynamics monitor:", "policy_node": "active"}
 
 
 def node_env(domain_id: int) -> dict[str, str]:
@@ -82,6 +84,10 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     t0 = time.monotonic()
     try:
         for name, module, args in node_commands(ctx):
+            if name == "sim_bridge":  # the robot starts once the controller side is listening
+                for n in group.nodes:
+                    if not n.wait_for_log(READY_LINES[n.name], 30.0):
+                        ctx.say(f"  (no '{READY_LINES[n.name]}' line from {n.name} yet; starting anyway)")
             node = group.start(name, module, args)
             ctx.say(f"  {name} (pid {node.pid}), log {node.log_path}")
         recorder = group.nodes[0]

@@ -41,6 +41,18 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def wait_for_log(self, text: str, timeout: float) -> bool:
+        """Wait until the node's log contains ``text`` (False on timeout or if it exited)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            try:
+                if text in self.log_path.read_text(errors="replace"):
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return False
+
     def log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -61,6 +61,7 @@ class TopicRecorder(Node):
             )
         self.create_subscription(Float64, str(p("episode_return_topic")), self._on_return, reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
+        self.get_logger().info(f"recording to {self.output}")
 
     # Two-argument callbacks receive rclpy's MessageInfo (source/received timestamps in ns).
     def _on_obs(self, msg: Float64MultiArray, info: dict) -> None:
