@@ -23,7 +23,12 @@ OBSERVATION_TOPIC = "observation"
 COMMAND_TOPIC = "command"
 PREDICTION_TOPIC = "/dynamics_monitor/prediction"
 # Log lines that say a node is up (configured and listening).
-READY_LINES = {"recorder": "recording to", "dynamics_monitor": "dynamics monitor:", "policy_node": "active"}
+READY_LINES = {
+    "recorder": "recording to",
+    "dynamics_monitor": "dynamics monitor:",
+    "policy_node": "active",
+    "sim_bridge": "sim bridge:",
+}
 
 
 def node_env(domain_id: int) -> dict[str, str]:
@@ -38,8 +43,7 @@ def node_env(domain_id: int) -> dict[str, str]:
 
 
 def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
-    """(name, module, ros args) of every process, in start order (recorder first: it must not
-    miss the first messages; the sim bridge last)."""
+    """(name, module, ros args) of every process (recorder, monitor, policy node, sim bridge)."""
     run, s = ctx.run, ctx.settings
     p = lambda k, v: ["-p", f"{k}:={v}"]  # noqa: E731
     policy, dynamics = str(run.policy_bundle.resolve()), str(run.dynamics_bundle.resolve())
@@ -66,6 +70,37 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
     ]  # fmt: skip
 
 
+def _start_in_order(
+    ctx: DemoContext, group: ProcessGroup, commands: list[tuple[str, str, list[str]]]
+) -> None:
+    """Start the processes so that nothing is lost at the start of the loop.
+
+    realtime: the sim bridge steps on its own clock, like a robot, so it starts last, once the
+    recorder, the monitor and the policy node say they are up. lockstep: the sim bridge waits
+    for the policy node before it publishes anything, and a lockstep episode lasts well under a
+    second, so it starts first and the policy node (whose arrival starts the loop) last, once the
+    recorder has discovered the sim bridge's publishers.
+    """
+    by_name = {c[0]: c for c in commands}
+    if ctx.settings.ros_mode == "realtime":
+        order = [("recorder", None), ("dynamics_monitor", None), ("policy_node", None), ("sim_bridge", "all")]
+    else:
+        order = [("sim_bridge", None), ("recorder", None), ("dynamics_monitor", None), ("policy_node", "all")]
+    for name, wait in order:
+        if wait == "all":
+            for n in group.nodes:
+                line = (
+                    "publishers found"
+                    if n.name == "recorder" and ctx.settings.ros_mode != "realtime"
+                    else None
+                )
+                line = line or READY_LINES[n.name]
+                if not n.wait_for_log(line, 30.0):
+                    ctx.say(f"  (no '{line}' line from {n.name} after 30 s; going on)")
+        node = group.start(*by_name[name])
+        ctx.say(f"  {name} (pid {node.pid}), log {node.log_path}")
+
+
 def run_closed_loop(ctx: DemoContext) -> StageResult:
     s, run = ctx.settings, ctx.run
     if ctx.domain_id is None:
@@ -83,17 +118,11 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     group = ProcessGroup(node_env(ctx.domain_id), out_dir / "logs")
     t0 = time.monotonic()
     try:
-        for name, module, args in node_commands(ctx):
-            if name == "sim_bridge":  # the robot starts once the controller side is listening
-                for n in group.nodes:
-                    if not n.wait_for_log(READY_LINES[n.name], 30.0):
-                        ctx.say(f"  (no '{READY_LINES[n.name]}' line from {n.name} yet; starting anyway)")
-            node = group.start(name, module, args)
-            ctx.say(f"  {name} (pid {node.pid}), log {node.log_path}")
-        recorder = group.nodes[0]
+        _start_in_order(ctx, group, node_commands(ctx))
+        recorder = next(n for n in group.nodes if n.name == "recorder")
         last_seen = -1
         while recorder.alive():
-            died = [n for n in group.nodes[1:] if not n.alive() and n.name != "sim_bridge"]
+            died = [n for n in group.nodes if not n.alive() and n.name not in ("sim_bridge", "recorder")]
             if died:
                 n = died[0]
                 raise RnnControlError(

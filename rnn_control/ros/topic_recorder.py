@@ -62,6 +62,15 @@ class TopicRecorder(Node):
         self.create_subscription(Float64, str(p("episode_return_topic")), self._on_return, reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
         self.get_logger().info(f"recording to {self.output}")
+        self._topics = (str(p("observation_topic")), str(p("episode_return_topic")))
+        self._match_timer = self.create_timer(0.1, self._check_publishers)
+
+    def _check_publishers(self) -> None:
+        """Say once when the observation and episode-return publishers have been discovered (a
+        launcher can wait for this line before letting the loop run)."""
+        if all(self.count_publishers(t) > 0 for t in self._topics):
+            self.get_logger().info(f"publishers found on {', '.join(self._topics)}")
+            self._match_timer.cancel()
 
     # Two-argument callbacks receive rclpy's MessageInfo (source/received timestamps in ns).
     def _on_obs(self, msg: Float64MultiArray, info: dict) -> None:
