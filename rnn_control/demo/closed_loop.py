@@ -63,7 +63,7 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
             *p("fade_in", 0.0), *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
         ]),
         ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
-            "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", s.ros_mode), *p("seed", s.seed),
+            "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"), *p("seed", s.seed),
             *p("max_episodes", s.episodes), *p("policy_reset_service", "/policy_node/reset"),
             *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
         ]),
@@ -73,31 +73,14 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
 def _start_in_order(
     ctx: DemoContext, group: ProcessGroup, commands: list[tuple[str, str, list[str]]]
 ) -> None:
-    """Start the processes so that nothing is lost at the start of the loop.
-
-    realtime: the sim bridge steps on its own clock, like a robot, so it starts last, once the
-    recorder, the monitor and the policy node say they are up. lockstep: the sim bridge waits
-    for the policy node before it publishes anything, and a lockstep episode lasts well under a
-    second, so it starts first and the policy node (whose arrival starts the loop) last, once the
-    recorder has discovered the sim bridge's publishers.
-    """
-    by_name = {c[0]: c for c in commands}
-    if ctx.settings.ros_mode == "realtime":
-        order = [("recorder", None), ("dynamics_monitor", None), ("policy_node", None), ("sim_bridge", "all")]
-    else:
-        order = [("sim_bridge", None), ("recorder", None), ("dynamics_monitor", None), ("policy_node", "all")]
-    for name, wait in order:
-        if wait == "all":
+    """Recorder, monitor and policy node first; the sim bridge (which steps on its own steady
+    clock, like a robot) once they all say they are up, so no step runs without a controller."""
+    for name, module, args in commands:
+        if name == "sim_bridge":
             for n in group.nodes:
-                line = (
-                    "publishers found"
-                    if n.name == "recorder" and ctx.settings.ros_mode != "realtime"
-                    else None
-                )
-                line = line or READY_LINES[n.name]
-                if not n.wait_for_log(line, 30.0):
-                    ctx.say(f"  (no '{line}' line from {n.name} after 30 s; going on)")
-        node = group.start(*by_name[name])
+                if not n.wait_for_log(READY_LINES[n.name], 30.0):
+                    ctx.say(f"  (no '{READY_LINES[n.name]}' line from {n.name} after 30 s; going on)")
+        node = group.start(name, module, args)
         ctx.say(f"  {name} (pid {node.pid}), log {node.log_path}")
 
 
@@ -111,10 +94,8 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     recording_path.unlink(missing_ok=True)
     period = _control_period(ctx)
     max_steps = int(ctx.scenario.env.max_episode_steps or 200)
-    budget = 40.0 + s.episodes * max_steps * (period if s.ros_mode == "realtime" else 0.02) * 2.0
-    ctx.say(
-        f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} ({s.ros_mode}, {s.episodes} episodes)"
-    )
+    budget = 60.0 + s.episodes * max_steps * period * 1.5
+    ctx.say(f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} (real time, {s.episodes} episodes)")
     group = ProcessGroup(node_env(ctx.domain_id), out_dir / "logs")
     t0 = time.monotonic()
     try:

@@ -6,12 +6,13 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 DEFAULT_SCENARIO = "pendulum_novel"
 
 # A ~1-minute run: real training on a tiny budget, every stage exercised.
 QUICK_OVERRIDES: dict[str, Any] = {
+    "env": {"max_episode_steps": 100},  # 5 s episodes in the real-time closed loop
     "policy": {
         "total_steps": 2048,
         "rollout_steps": 128,
@@ -40,7 +41,6 @@ class DemoSettings:
     quick: bool = False
     # closed loop over ROS 2
     episodes: int = 5
-    ros_mode: Literal["realtime", "lockstep"] = "realtime"
     seed: int = 1000  # closed-loop and evaluation episodes k are reset with seed + k
     eval_episodes: int = 10  # in-process evaluation (and random policy)
     explain_window: int = 32
@@ -56,7 +56,6 @@ class DemoSettings:
                 scenario=scenario,
                 quick=True,
                 episodes=episodes or 2,
-                ros_mode="lockstep",
                 eval_episodes=2,
                 explain_window=16,
                 explain_times=16,
