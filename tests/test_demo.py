@@ -96,7 +96,7 @@ def test_demo_quick_interrupted_then_resumed_end_to_end(tmp_path):
     for key in ("ros_mean", "in_process_mean", "random_mean"):
         assert math.isfinite(r[key]), key
     lat = summary["latency_ms"]
-    assert lat["count"] >= 300 and 0 < lat["p50"] <= lat["p99"]
+    assert lat["count"] >= 100 and 0 < lat["p50"] <= lat["p99"]  # 2 episodes x 100 steps
     assert summary["parity"]["policy"] and summary["parity"]["dynamics"]
     assert any(line.startswith("ros2 launch rnn_control") for line in summary["redeploy"])
     closed = json.loads((run / "closed_loop" / "closed_loop.json").read_text())
