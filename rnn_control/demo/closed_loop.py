@@ -22,6 +22,11 @@ from rnn_control.errors import RnnControlError
 OBSERVATION_TOPIC = "observation"
 COMMAND_TOPIC = "command"
 PREDICTION_TOPIC = "/dynamics_monitor/prediction"
+# The first episode is a warm-up: DDS discovery between the freshly started sim bridge and the
+# other nodes takes a moment, during which a real-time sim applies the safe command. It is
+# reported but not compared (its seed is settings.seed - 1, so episode k of the comparison has
+# seed settings.seed + k as in the in-process evaluation).
+WARMUP_EPISODES = 1
 # Log lines that say a node is up (configured and listening).
 READY_LINES = {
     "recorder": "recording to",
@@ -50,7 +55,7 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
     out = str((run.closed_loop_dir / "recording.json").resolve())
     return [
         ("recorder", "rnn_control.ros.topic_recorder", [
-            *p("output", out), *p("episodes", s.episodes), *p("observation_topic", OBSERVATION_TOPIC),
+            *p("output", out), *p("episodes", s.episodes + WARMUP_EPISODES), *p("observation_topic", OBSERVATION_TOPIC),
             *p("command_topic", COMMAND_TOPIC), *p("prediction_topic", PREDICTION_TOPIC),
             *p("episode_return_topic", "/sim_bridge/episode_return"),
         ]),
@@ -63,8 +68,8 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
             *p("fade_in", 0.0), *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
         ]),
         ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
-            "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"), *p("seed", s.seed),
-            *p("max_episodes", s.episodes), *p("policy_reset_service", "/policy_node/reset"),
+            "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"),
+            *p("seed", s.seed - WARMUP_EPISODES), *p("max_episodes", s.episodes + WARMUP_EPISODES), *p("policy_reset_service", "/policy_node/reset"),
             *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
         ]),
     ]  # fmt: skip
@@ -94,8 +99,10 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     recording_path.unlink(missing_ok=True)
     period = _control_period(ctx)
     max_steps = int(ctx.scenario.env.max_episode_steps or 200)
-    budget = 60.0 + s.episodes * max_steps * period * 1.5
-    ctx.say(f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} (real time, {s.episodes} episodes)")
+    budget = 60.0 + (s.episodes + WARMUP_EPISODES) * max_steps * period * 1.5
+    ctx.say(
+        f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} (real time, 1 warm-up + {s.episodes} episodes)"
+    )
     group = ProcessGroup(node_env(ctx.domain_id), out_dir / "logs")
     t0 = time.monotonic()
     try:
@@ -119,7 +126,12 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
             if seen > last_seen:
                 last_seen = seen
                 if seen:
-                    ctx.say(f"  episode {seen}/{s.episodes} done")
+                    what = (
+                        "warm-up episode"
+                        if seen <= WARMUP_EPISODES
+                        else f"episode {seen - WARMUP_EPISODES}/{s.episodes}"
+                    )
+                    ctx.say(f"  {what} done")
             time.sleep(0.2)
     finally:
         stopped = group.stop()
@@ -175,7 +187,8 @@ def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
     """Returns, latency percentiles and message counts of a recording."""
     lat = np.asarray(step_latencies_ms(recording), dtype=float)
     recording["latencies_ms"] = lat.tolist()
-    returns = [float(r) for r in recording.get("returns", [])]
+    all_returns = [float(r) for r in recording.get("returns", [])]
+    returns = all_returns[WARMUP_EPISODES:]
     keys = ("p50", "p99", "max", "mean")
     stats: dict[str, Any] = dict.fromkeys(keys, float("nan"))
     if lat.size:
@@ -189,6 +202,7 @@ def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
     policy_diag = [d for d in recording.get("diagnostics", []) if "policy" in d.get("name", "")]
     return {
         "returns": returns,
+        "warmup_returns": all_returns[:WARMUP_EPISODES],
         "return_mean": float(np.mean(returns)) if returns else float("nan"),
         "return_std": float(np.std(returns)) if returns else float("nan"),
         "latency_ms": stats,
