@@ -53,9 +53,10 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
     p = lambda k, v: ["-p", f"{k}:={v}"]  # noqa: E731
     policy, dynamics = str(run.policy_bundle.resolve()), str(run.dynamics_bundle.resolve())
     out = str((run.closed_loop_dir / "recording.json").resolve())
+    n_episodes = s.episodes + WARMUP_EPISODES
     return [
         ("recorder", "rnn_control.ros.topic_recorder", [
-            *p("output", out), *p("episodes", s.episodes + WARMUP_EPISODES), *p("observation_topic", OBSERVATION_TOPIC),
+            *p("output", out), *p("episodes", n_episodes), *p("observation_topic", OBSERVATION_TOPIC),
             *p("command_topic", COMMAND_TOPIC), *p("prediction_topic", PREDICTION_TOPIC),
             *p("episode_return_topic", "/sim_bridge/episode_return"),
         ]),
@@ -69,7 +70,8 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
         ]),
         ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
             "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"),
-            *p("seed", s.seed - WARMUP_EPISODES), *p("max_episodes", s.episodes + WARMUP_EPISODES), *p("policy_reset_service", "/policy_node/reset"),
+            *p("seed", s.seed - WARMUP_EPISODES), *p("max_episodes", n_episodes),
+            *p("policy_reset_service", "/policy_node/reset"),
             *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
         ]),
     ]  # fmt: skip
@@ -101,7 +103,8 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     max_steps = int(ctx.scenario.env.max_episode_steps or 200)
     budget = 60.0 + (s.episodes + WARMUP_EPISODES) * max_steps * period * 1.5
     ctx.say(
-        f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} (real time, 1 warm-up + {s.episodes} episodes)"
+        f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} "
+        f"(real time, {WARMUP_EPISODES} warm-up + {s.episodes} episodes)"
     )
     group = ProcessGroup(node_env(ctx.domain_id), out_dir / "logs")
     t0 = time.monotonic()
