@@ -35,15 +35,14 @@ def redeploy_commands(ctx: DemoContext) -> list[str]:
         "# on the robot: copy the bundles, source ROS 2 and the workspace holding rnn_control",
         f"scp {policy} {dynamics} robot:~/bundles/",
         "source /opt/ros/$ROS_DISTRO/setup.bash && source ~/ros2_ws/install/setup.bash",
-        "# policy node alone (remap the sensor/command topics to your robot's)",
+        "# policy node (config/policy_node.yaml; remap the sensor/command topics to your robot's)",
         "ros2 launch rnn_control policy.launch.py bundle:=$HOME/bundles/policy.onnx",
-        "# or without launch: the node directly, configured and activated at start",
+        "# or the node alone, configured and activated at start",
         "ros2 run rnn_control policy_node --ros-args -p bundle:=$HOME/bundles/policy.onnx -p autostart:=true",
         "# dynamics monitor beside it (prediction error -> /diagnostics)",
         "ros2 run rnn_control dynamics_monitor_node --ros-args -p bundle:=$HOME/bundles/dynamics.onnx",
-        "# the same closed loop as this demo, in simulation",
-        "ros2 launch rnn_control sim_closed_loop.launch.py "
-        f"policy_bundle:={policy} dynamics_bundle:={dynamics}",
+        "# this demo's closed loop (sim bridge + policy node + dynamics monitor) from a launch file",
+        f"ros2 launch rnn_control sim_closed_loop.launch.py bundle:={policy} dynamics_bundle:={dynamics}",
     ]
 
 
