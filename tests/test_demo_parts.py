@@ -134,3 +134,16 @@ def test_missing_ros_installation_says_what_to_do(monkeypatch):
 def test_ros_installation_present_here():
     preflight.check_ros_installation()  # the test machine has the PyPI wheels
     assert sys.executable
+
+
+@pytest.mark.skipif(
+    bool(preflight.ros_node_modules_present()), reason="the ROS nodes are not in this version"
+)
+def test_forced_busy_domain_is_refused_before_any_work(tmp_path, capsys):
+    domain = pick_free_domain()
+    run = tmp_path / "run"
+    with _hold_port(discovery_port(domain)):
+        assert cli_main(["demo", "--quick", "--run-dir", str(run), "--domain-id", str(domain)]) == 2
+    err = capsys.readouterr().err
+    assert f"ROS domain {domain} already has" in err and len(err.strip().splitlines()) == 1
+    assert not (run / "stages").exists()  # nothing trained
