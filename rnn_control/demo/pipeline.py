@@ -62,7 +62,6 @@ def run_demo(
     domain_id: int | None = None,
     fresh: bool = False,
     progress: bool = True,
-    only: list[str] | None = None,
 ) -> DemoOutcome:
     """Preflight, then every stage; Ctrl-C / SIGTERM stop cleanly (finished stages stay done)."""
     t0 = time.perf_counter()
@@ -91,8 +90,6 @@ def run_demo(
         all_stages = stage_list()
         for i, stage in enumerate(all_stages, start=1):
             head = f"[{i}/{len(all_stages)}] {stage.title}"
-            if only and stage.name not in only:
-                continue
             blocked = [n for n in stage.needs if n in outcome.unavailable]
             if blocked:
                 outcome.unavailable[stage.name] = f"needs stage '{blocked[0]}'"
