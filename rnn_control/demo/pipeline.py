@@ -35,7 +35,12 @@ def stage_list() -> list[Stage]:
             "export", "export ONNX bundles with parity checks", stages.export_bundles, ("policy", "dynamics")
         ),
         Stage("closed_loop", "closed loop over ROS 2 (3 node processes)", run_closed_loop, ("export",)),
-        Stage("explain", "explain the policy (gates, attribution)", stages.explain_policy, ("policy",)),
+        Stage(
+            "explain",
+            "explain the policy (gates, attribution)",
+            stages.explain_policy,
+            ("policy", "evaluate"),
+        ),
         Stage("report", "write the report", write_report),
     ]
 

@@ -4,6 +4,7 @@ writes the stage marker when it returns."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,12 +193,14 @@ def explain_policy(ctx: DemoContext) -> StageResult:
     from rnn_control.explain.report import explain
 
     s = ctx.settings
+    seed, why = typical_episode_seed(ctx)
+    ctx.say(f"episode: seed {seed} ({why})")
     res = explain(
         ctx.run.policy_checkpoint,
         out_dir=ctx.run.explain_dir,
         window=s.explain_window,
         n_times=s.explain_times,
-        seed=s.seed,
+        seed=seed,
     )
     a = res.attribution
     ctx.say(
@@ -205,6 +208,7 @@ def explain_policy(ctx: DemoContext) -> StageResult:
         f"{100 * a.current_frame_share:.0f}% -> {res.out_dir}"
     )
     info = {
+        "episode_seed": seed,
         "lag_90": a.lag_for_mass(0.9),
         "lag_50": a.lag_for_mass(0.5),
         "current_frame_share": a.current_frame_share,
@@ -212,3 +216,14 @@ def explain_policy(ctx: DemoContext) -> StageResult:
         "text": res.text,
     }
     return list(res.files.values()), info
+
+
+def typical_episode_seed(ctx: DemoContext) -> tuple[int, str]:
+    """Seed of the in-process evaluation episode with the median return (a typical episode,
+    rather than one that happens to start upright), or ``settings.seed`` without an evaluation."""
+    path = ctx.run.evaluate_dir / "evaluation.json"
+    if not path.is_file():
+        return ctx.settings.seed, "first evaluation episode"
+    returns = json.loads(path.read_text()).get("policy_returns") or [0.0]
+    k = int(np.argsort(returns)[len(returns) // 2])
+    return ctx.settings.seed + k, f"the evaluation episode with the median return, {returns[k]:.1f}"
