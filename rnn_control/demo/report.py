@@ -32,8 +32,9 @@ def redeploy_commands(ctx: DemoContext) -> list[str]:
     policy = ctx.run.policy_bundle.resolve()
     dynamics = ctx.run.dynamics_bundle.resolve()
     return [
-        "# on the robot: copy the bundles, source ROS 2 and the workspace holding rnn_control",
+        "# from this machine: copy the bundles to the robot",
         f"scp {policy} {dynamics} robot:~/bundles/",
+        "# on the robot: source ROS 2 and the workspace holding rnn_control (see 'Deploy on a robot')",
         "source /opt/ros/$ROS_DISTRO/setup.bash && source ~/ros2_ws/install/setup.bash",
         "# policy node (config/policy_node.yaml; remap the sensor/command topics to your robot's)",
         "ros2 launch rnn_control policy.launch.py bundle:=$HOME/bundles/policy.onnx",
