@@ -1,0 +1,268 @@
+"""Closed loop over ROS 2: sim bridge, policy node and dynamics monitor as three separate
+processes talking over DDS topics (plus a recorder process that writes what it hears), on a
+free ROS domain with discovery kept on localhost. Every process is stopped cleanly at the end,
+on error and on Ctrl-C (SIGINT, then SIGTERM, then SIGKILL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn_control.demo.preflight import repo_root
+from rnn_control.demo.processes import ProcessGroup
+from rnn_control.demo.run_folder import write_json_atomic
+from rnn_control.demo.stages import DemoContext, StageResult
+from rnn_control.errors import RnnControlError
+
+OBSERVATION_TOPIC = "observation"
+COMMAND_TOPIC = "command"
+PREDICTION_TOPIC = "/dynamics_monitor/prediction"
+# The first episode is a warm-up: DDS discovery between the freshly started sim bridge and the
+# other nodes takes a moment, during which a real-time sim applies the safe command. It is
+# reported but not compared (its seed is settings.seed - 1, so episode k of the comparison has
+# seed settings.seed + k as in the in-process evaluation).
+WARMUP_EPISODES = 1
+# Log lines that say a node is up (configured and listening).
+READY_LINES = {
+    "recorder": "recording to",
+    "dynamics_monitor": "dynamics monitor:",
+    "policy_node": "active",
+    "sim_bridge": "sim bridge:",
+}
+
+
+def node_env(domain_id: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ROS_DOMAIN_ID=str(domain_id),
+        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+        PYTHONPATH=os.pathsep.join([str(repo_root()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
+    """(name, module, ros args) of every process (recorder, monitor, policy node, sim bridge)."""
+    run, s = ctx.run, ctx.settings
+    p = lambda k, v: ["-p", f"{k}:={v}"]  # noqa: E731
+    policy, dynamics = str(run.policy_bundle.resolve()), str(run.dynamics_bundle.resolve())
+    out = str((run.closed_loop_dir / "recording.json").resolve())
+    n_episodes = s.episodes + WARMUP_EPISODES
+    return [
+        ("recorder", "rnn_control.ros.topic_recorder", [
+            *p("output", out), *p("episodes", n_episodes), *p("observation_topic", OBSERVATION_TOPIC),
+            *p("command_topic", COMMAND_TOPIC), *p("prediction_topic", PREDICTION_TOPIC),
+            *p("episode_return_topic", "/sim_bridge/episode_return"),
+        ]),
+        ("dynamics_monitor", "rnn_control.ros.dynamics_monitor_node", [
+            "-r", "__node:=dynamics_monitor", *p("bundle", dynamics),
+            *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+        ]),
+        ("policy_node", "rnn_control.ros.policy_node", [
+            "-r", "__node:=policy_node", *p("bundle", policy), *p("autostart", "true"), *p("mode", "event"),
+            *p("fade_in", 0.0), *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+        ]),
+        ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
+            "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"),
+            *p("seed", s.seed - WARMUP_EPISODES), *p("max_episodes", n_episodes),
+            *p("policy_reset_service", "/policy_node/reset"),
+            *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+        ]),
+    ]  # fmt: skip
+
+
+def _start_in_order(
+    ctx: DemoContext, group: ProcessGroup, commands: list[tuple[str, str, list[str]]]
+) -> None:
+    """Recorder, monitor and policy node first; the sim bridge (which steps on its own steady
+    clock, like a robot) once they all say they are up, so no step runs without a controller."""
+    for name, module, args in commands:
+        if name == "sim_bridge":
+            for n in group.nodes:
+                if not n.wait_for_log(READY_LINES[n.name], 30.0):
+                    ctx.say(f"  (no '{READY_LINES[n.name]}' line from {n.name} after 30 s; going on)")
+        node = group.start(name, module, args)
+        ctx.say(f"  {name} (pid {node.pid}), log {node.log_path}")
+
+
+def run_closed_loop(ctx: DemoContext) -> StageResult:
+    s, run = ctx.settings, ctx.run
+    if ctx.domain_id is None:
+        raise RnnControlError("closed loop: no ROS domain chosen (preflight did not run)")
+    out_dir = run.closed_loop_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recording_path = out_dir / "recording.json"
+    recording_path.unlink(missing_ok=True)
+    period = _control_period(ctx)
+    max_steps = int(ctx.scenario.env.max_episode_steps or 200)
+    budget = 60.0 + (s.episodes + WARMUP_EPISODES) * max_steps * period * 1.5
+    ctx.say(
+        f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} "
+        f"(real time, {WARMUP_EPISODES} warm-up + {s.episodes} episodes)"
+    )
+    group = ProcessGroup(node_env(ctx.domain_id), out_dir / "logs")
+    t0 = time.monotonic()
+    try:
+        _start_in_order(ctx, group, node_commands(ctx))
+        recorder = next(n for n in group.nodes if n.name == "recorder")
+        last_seen = -1
+        while recorder.alive():
+            died = [n for n in group.nodes if not n.alive() and n.name not in ("sim_bridge", "recorder")]
+            if died:
+                n = died[0]
+                raise RnnControlError(
+                    f"closed loop: the {n.name} process exited early (code {n.popen.returncode}); "
+                    f"last lines of {n.log_path}:\n{n.log_tail()}"
+                )
+            if time.monotonic() - t0 > budget:
+                raise RnnControlError(
+                    f"closed loop: no result after {budget:.0f} s; see the logs in {out_dir / 'logs'}\n"
+                    + "\n".join(f"--- {n.name}:\n{n.log_tail(6)}" for n in group.nodes)
+                )
+            seen = _episodes_done(recording_path)
+            if seen > last_seen:
+                last_seen = seen
+                if seen:
+                    what = (
+                        "warm-up episode"
+                        if seen <= WARMUP_EPISODES
+                        else f"episode {seen - WARMUP_EPISODES}/{s.episodes}"
+                    )
+                    ctx.say(f"  {what} done")
+            time.sleep(0.2)
+    finally:
+        stopped = group.stop()
+        ctx.say("stopped: " + ", ".join(f"{k} {v}" for k, v in stopped.items()))
+    if not recording_path.is_file():
+        raise RnnControlError(f"closed loop: the recorder wrote nothing; see {out_dir / 'logs'}")
+    recording = json.loads(recording_path.read_text())
+    summary = summarize(recording, period)
+    summary["processes"] = stopped
+    summary["wall_s"] = round(time.monotonic() - t0, 2)
+    if not summary["returns"]:
+        raise RnnControlError(f"closed loop: no episode finished; see {out_dir / 'logs'}")
+    _add_predictions(ctx, recording, summary)
+    write_json_atomic(recording_path, recording)
+    write_json_atomic(out_dir / "closed_loop.json", summary)
+    lat = summary["latency_ms"]
+    ctx.say(
+        f"closed loop over ROS: return {summary['return_mean']:.1f} +/- {summary['return_std']:.1f} "
+        f"({len(summary['returns'])} episodes), latency p50 {lat['p50']:.2f} ms p99 {lat['p99']:.2f} ms"
+    )
+    return [recording_path, out_dir / "closed_loop.json"], summary
+
+
+def _control_period(ctx: DemoContext) -> float:
+    from rnn_control.runtime import load_metadata
+
+    return float(load_metadata(ctx.run.policy_bundle).control_period)
+
+
+def _episodes_done(path: Path) -> int:
+    try:
+        return len(json.loads(path.read_text()).get("returns", []))
+    except (OSError, json.JSONDecodeError):
+        return 0
+
+
+def step_latencies_ms(recording: dict[str, Any]) -> list[float]:
+    """Per step: observation published (sim bridge) -> command published (policy node), from the
+    middleware's source timestamps; each command pairs with the latest observation before it."""
+    obs_t = np.asarray(recording.get("observation_times", []), dtype=np.int64)
+    cmd_t = np.asarray(recording.get("command_times", []), dtype=np.int64)
+    if not obs_t.size or not cmd_t.size:
+        return []
+    idx = np.searchsorted(obs_t, cmd_t, side="right") - 1
+    ok = idx >= 0
+    lat = (cmd_t[ok] - obs_t[idx[ok]]) / 1e6
+    # one command per observation: keep the first command after each observation
+    _, first = np.unique(idx[ok], return_index=True)
+    return lat[first].tolist()
+
+
+def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
+    """Returns, latency percentiles and message counts of a recording."""
+    lat = np.asarray(step_latencies_ms(recording), dtype=float)
+    recording["latencies_ms"] = lat.tolist()
+    all_returns = [float(r) for r in recording.get("returns", [])]
+    returns = all_returns[WARMUP_EPISODES:]
+    keys = ("p50", "p99", "max", "mean")
+    stats: dict[str, Any] = dict.fromkeys(keys, float("nan"))
+    if lat.size:
+        stats.update(p50=np.percentile(lat, 50), p99=np.percentile(lat, 99), max=lat.max(), mean=lat.mean())
+    stats = {k: float(v) for k, v in stats.items()}
+    stats["count"] = int(lat.size)
+    obs_t = np.asarray(recording.get("observation_times", []))
+    bounds = [0] + [int(np.searchsorted(obs_t, t)) for t in recording.get("return_times", [])[:-1]]
+    recording["episode_bounds"] = bounds
+    recording["control_period"] = period
+    policy_diag = [d for d in recording.get("diagnostics", []) if "policy" in d.get("name", "")]
+    return {
+        "returns": returns,
+        "warmup_returns": all_returns[:WARMUP_EPISODES],
+        "return_mean": float(np.mean(returns)) if returns else float("nan"),
+        "return_std": float(np.std(returns)) if returns else float("nan"),
+        "latency_ms": stats,
+        "observations": len(recording.get("observations", [])),
+        "commands": len(recording.get("commands", [])),
+        "predictions_live": len(recording.get("predictions", [])),
+        "policy_node_diagnostics": policy_diag[-1]["values"] if policy_diag else None,
+        "all_finite": bool(
+            np.isfinite(np.asarray(recording.get("commands", []) or [[0.0]], dtype=float)).all()
+        ),
+    }
+
+
+def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[str, Any]) -> None:
+    """Pair each live prediction with the observation that followed it; if the monitor
+    published none, replay the recorded (observation, command) stream through the dynamics
+    bundle with the runtime, exactly as the monitor would."""
+    obs = np.asarray(recording.get("observations", []), dtype=float)
+    obs_t = np.asarray(recording.get("observation_times", []), dtype=np.int64)
+    cmd_t = np.asarray(recording.get("command_times", []), dtype=np.int64)
+    starts = set(recording.get("episode_bounds", [0]))
+    # The monitor publishes the predicted mean then its std: keep the mean.
+    preds = [p[: obs.shape[1]] for p in recording.get("predictions", [])] if len(obs) else []
+    if preds and cmd_t.size:
+        # prediction <- the command that triggered it <- the observation that command answered;
+        # its target is the observation after that one (same episode).
+        c = (
+            np.searchsorted(cmd_t, np.asarray(recording["prediction_times"], dtype=np.int64), side="right")
+            - 1
+        )
+        o = np.searchsorted(obs_t, cmd_t[np.maximum(c, 0)], side="right") - 1
+        keep = [
+            k for k in range(len(preds)) if c[k] >= 0 and 0 <= o[k] < len(obs) - 1 and o[k] + 1 not in starts
+        ]
+        recording["predictions"] = [preds[k] for k in keep]
+        recording["prediction_targets"] = [obs[o[k] + 1].tolist() for k in keep]
+        recording["prediction_steps"] = [int(o[k] + 1) for k in keep]
+        summary["prediction_source"] = "live, from the dynamics monitor node"
+    else:
+        cmds = np.asarray(recording.get("commands", []), dtype=float)
+        n = min(len(obs), len(cmds))
+        if n < 2:
+            return
+        from rnn_control.runtime import Policy
+
+        model = Policy.load(ctx.run.dynamics_bundle)
+        pred = []
+        for t in range(n - 1):
+            if t in starts:
+                model.reset()
+            pred.append(
+                np.asarray(model.step(np.concatenate([obs[t], cmds[t]]).astype(np.float32)), float).tolist()
+            )
+        recording["predictions"] = pred
+        recording["prediction_targets"] = obs[1:n].tolist()
+        recording["prediction_steps"] = list(range(1, n))
+        summary["prediction_source"] = "replayed through the dynamics bundle (the monitor published none)"
+    p, a = np.asarray(recording["predictions"]), np.asarray(recording["prediction_targets"])
+    if p.size and p.shape == a.shape:
+        summary["prediction_rmse"] = np.sqrt(((p - a) ** 2).mean(0)).tolist()

@@ -1,0 +1,122 @@
+"""Record a closed loop's topics to a JSON file: what ``rnn-control demo`` reports on.
+
+Subscribes to the observation (std_msgs/Float64MultiArray), command (Float64MultiArray) and
+dynamics-prediction (Float64MultiArray) topics, the sim bridge's episode returns
+(std_msgs/Float64) and ``/diagnostics``, keeps every message with the middleware's source
+timestamp (when its publisher sent it, system clock, ns), and writes everything to ``output``
+(atomically) after each episode and at exit. From the source timestamps the demo computes the
+per-step latency: observation published by the sim bridge -> command published by the policy
+node (one DDS hop + the node's step), independent of when this recorder gets to run.
+It exits by itself after ``episodes`` episode returns (0: run until SIGINT/SIGTERM).
+
+Only this package may import rclpy, which is why the demo's recorder lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float64, Float64MultiArray
+
+PARAMETERS: dict[str, tuple[Any, str]] = {
+    "output": ("recording.json", "JSON file written after every episode and at exit"),
+    "episodes": (0, "exit after this many episode returns; 0: run until stopped"),
+    "observation_topic": ("observation", "std_msgs/Float64MultiArray observations"),
+    "command_topic": ("command", "std_msgs/Float64MultiArray commands"),
+    "prediction_topic": ("", "std_msgs/Float64MultiArray dynamics predictions ('' : none)"),
+    "episode_return_topic": ("/sim_bridge/episode_return", "std_msgs/Float64 episode returns"),
+}
+
+
+class TopicRecorder(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("topic_recorder", **kwargs)
+        for name, (default, doc) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=doc))
+        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.output = Path(str(p("output")))
+        self.episodes = int(p("episodes"))
+        self.data: dict[str, list] = {
+            "observations": [], "observation_times": [], "commands": [], "command_times": [],
+            "predictions": [], "prediction_times": [], "returns": [], "return_times": [],
+            "diagnostics": [],
+        }  # fmt: skip
+        self.done = False
+        best_effort = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_subscription(Float64MultiArray, str(p("observation_topic")), self._on_obs, best_effort)
+        self.create_subscription(Float64MultiArray, str(p("command_topic")), self._on_cmd, best_effort)
+        if p("prediction_topic"):
+            self.create_subscription(
+                Float64MultiArray, str(p("prediction_topic")), self._on_pred, best_effort
+            )
+        self.create_subscription(Float64, str(p("episode_return_topic")), self._on_return, reliable)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
+        self.get_logger().info(f"recording to {self.output}")
+        self._topics = (str(p("observation_topic")), str(p("episode_return_topic")))
+        self._match_timer = self.create_timer(0.1, self._check_publishers)
+
+    def _check_publishers(self) -> None:
+        """Say once when the observation and episode-return publishers have been discovered (a
+        launcher can wait for this line before letting the loop run)."""
+        if all(self.count_publishers(t) > 0 for t in self._topics):
+            self.get_logger().info(f"publishers found on {', '.join(self._topics)}")
+            self._match_timer.cancel()
+
+    # Two-argument callbacks receive rclpy's MessageInfo (source/received timestamps in ns).
+    def _on_obs(self, msg: Float64MultiArray, info: dict) -> None:
+        self.data["observations"].append(list(msg.data))
+        self.data["observation_times"].append(int(info["source_timestamp"]))
+
+    def _on_cmd(self, msg: Float64MultiArray, info: dict) -> None:
+        self.data["commands"].append(list(msg.data))
+        self.data["command_times"].append(int(info["source_timestamp"]))
+
+    def _on_pred(self, msg: Float64MultiArray, info: dict) -> None:
+        self.data["predictions"].append(list(msg.data))
+        self.data["prediction_times"].append(int(info["source_timestamp"]))
+
+    def _on_return(self, msg: Float64, info: dict) -> None:
+        self.data["returns"].append(float(msg.data))
+        self.data["return_times"].append(int(info["source_timestamp"]))
+        self.get_logger().info(f"episode {len(self.data['returns'])}: return {msg.data:.2f}")
+        self.write()
+        if self.episodes and len(self.data["returns"]) >= self.episodes:
+            self.done = True
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for st in msg.status:
+            values = {kv.key: kv.value for kv in st.values}
+            self.data["diagnostics"].append(
+                {"time": time.time_ns(), "name": st.name, "level": int.from_bytes(st.level, "little")
+                 if isinstance(st.level, bytes) else int(st.level), "message": st.message, "values": values}
+            )  # fmt: skip
+
+    def write(self) -> None:
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".recording.", dir=self.output.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.data, f)
+        os.replace(tmp, self.output)
+
+    def on_process_exit(self, reason: str) -> None:
+        self.write()
+
+
+def main(args: list[str] | None = None) -> int:
+    from rnn_control.ros.common import run_node
+
+    return run_node(TopicRecorder, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
