@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from rnn_control.atomic import write_json_atomic
 from rnn_control.demo.preflight import repo_root
 from rnn_control.demo.processes import ProcessGroup
-from rnn_control.demo.run_folder import write_json_atomic
 from rnn_control.demo.stages import DemoContext, StageResult
 from rnn_control.errors import RnnControlError
 

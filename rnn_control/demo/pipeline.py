@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnn_control.atomic import write_json_atomic
 from rnn_control.demo import preflight, stages
-from rnn_control.demo.run_folder import RunFolder, write_json_atomic
+from rnn_control.demo.run_folder import RunFolder
 from rnn_control.demo.settings import DemoSettings, settings_path
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_control.demo.run_folder import write_json_atomic
+from rnn_control.atomic import write_json_atomic
 from rnn_control.demo.stages import DemoContext, StageResult, flat_parity
 
 

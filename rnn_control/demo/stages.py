@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from rnn_control.demo.run_folder import RunFolder, write_json_atomic
+from rnn_control.atomic import write_json_atomic
+from rnn_control.demo.run_folder import RunFolder
 from rnn_control.demo.settings import DemoSettings
 from rnn_control.errors import RnnControlError
 from rnn_control.scenario import Scenario

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -27,6 +26,7 @@ import onnx
 import torch
 from torch import Tensor, nn
 
+from rnn_control.atomic import atomic_path
 from rnn_control.errors import BundleError
 from rnn_control.runtime.metadata import METADATA_KEY, BundleMetadata
 
@@ -135,14 +135,8 @@ def save_model(proto: onnx.ModelProto, path: str | Path) -> Path:
         raise BundleError(f"{path}: exported graph fails onnx.checker: {exc}") from None
     if proto.ByteSize() > 2**31 - 1:
         raise BundleError(f"{path}: model larger than 2 GB cannot be a single-file bundle")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp, save_as_external_data=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        onnx.save_model(proto, str(tmp), save_as_external_data=False)
     return path
 
 

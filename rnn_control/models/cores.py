@@ -10,9 +10,9 @@ Shapes (time-major, like ``torch.nn.GRU``):
   ``(h, c)`` for lstm
 
 ``forward`` runs a whole sequence through the fused torch kernel. Resets inside the sequence do
-not fall back to a Python loop: the sequence is cut at episode boundaries, the pieces are
-packed (``pack_padded_sequence``) and run in *one* kernel call, each piece starting from the
-carried state (first piece) or zeros. ``step`` is the one-tick path used at deployment; the two
+not fall back to a Python loop: the sequence is cut at episode boundaries and the pieces run
+side by side, zero-padded, in *one* kernel call, each piece starting from the carried state
+(first piece) or zeros. ``step`` is the one-tick path used at deployment; the two
 agree to float tolerance (tested).
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnn_control.models.config import CELLS, ModelConfig
 
@@ -103,7 +103,16 @@ class RecurrentCore(nn.Module):
         return y.squeeze(0), state
 
     def _forward_segmented(self, x: Tensor, state: State, episode_start: Tensor) -> tuple[Tensor, State]:
-        """Cut ``x`` at episode boundaries and run all pieces in one packed kernel call."""
+        """Cut ``x`` at episode boundaries and run all pieces side by side in one kernel call.
+
+        Pieces are left-aligned and zero-padded to the longest one, so every output at a valid
+        position is exact (padding only ever follows a piece). The padded batch goes through the
+        plain fused kernel: on CPU its backward pass is about 10x faster than through a packed
+        sequence. Only the final state needs care, because the kernel's last state has run over
+        the padding: for single-layer rnn/gru it is the output at each env's last valid step;
+        otherwise each env's last piece is re-run packed (forward only, unless a loss uses the
+        final state).
+        """
         T, B = x.shape[:2]
         device = x.device
         starts = episode_start.to(torch.bool).clone()
@@ -111,6 +120,7 @@ class RecurrentCore(nn.Module):
         seg_in_env = starts.long().cumsum(0) - 1  # [T, B] piece index within each env
         n_seg = seg_in_env[-1] + 1  # [B]
         first_seg = torch.cumsum(n_seg, 0) - n_seg  # [B] id of each env's first piece
+        last_seg = first_seg + n_seg - 1  # [B] id of each env's last piece
         seg_id = seg_in_env + first_seg  # [T, B] global piece id
         t_idx = torch.arange(T, device=device).unsqueeze(1).expand(T, B)
         seg_start_t = torch.cummax(torch.where(starts, t_idx, torch.zeros_like(t_idx)), dim=0).values
@@ -120,18 +130,19 @@ class RecurrentCore(nn.Module):
         x_pad = x.new_zeros(int(lengths.max()), n_total, x.shape[-1])
         x_pad[pos, seg_id] = x
         # Initial state: carried state for each env's first piece unless it starts an episode.
-        carry = ~episode_start[0].to(torch.bool)  # [B]
+        carry = (~episode_start[0].to(torch.bool)).view(1, B, 1)
         init = []
         for s in state:
             s0 = s.new_zeros(s.shape[0], n_total, s.shape[-1])
-            s0[:, first_seg] = s * carry.view(1, B, 1).to(s.dtype)
+            s0[:, first_seg] = s * carry.to(s.dtype)
             init.append(s0)
-        packed = pack_padded_sequence(x_pad, lengths.cpu(), enforce_sorted=False)
-        y_packed, new = self.rnn(packed, _to_torch_state(tuple(init), self.is_lstm))
-        y_pad, _ = pad_packed_sequence(y_packed, total_length=x_pad.shape[0])
+        y_pad, _ = self.rnn(x_pad, _to_torch_state(tuple(init), self.is_lstm))
         y = y_pad[pos, seg_id]
-        last_seg = first_seg + n_seg - 1
-        return y, tuple(s[:, last_seg] for s in _from_torch_state(new))
+        if not self.is_lstm and self.num_layers == 1:
+            return y, (y_pad[lengths[last_seg] - 1, last_seg].unsqueeze(0),)
+        packed = pack_padded_sequence(x_pad[:, last_seg], lengths[last_seg].cpu(), enforce_sorted=False)
+        _, final = self.rnn(packed, _to_torch_state(tuple(s[:, last_seg] for s in init), self.is_lstm))
+        return y, _from_torch_state(final)
 
 
 class TimeAwareGRU(nn.Module):

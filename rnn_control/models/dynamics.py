@@ -18,7 +18,6 @@ Shared interface (:class:`DynamicsModel`), time-major like the cores:
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
@@ -200,29 +199,7 @@ class RecurrentDynamicsModel(DynamicsModel):
     def features(
         self, x: Tensor, state: State | None, episode_start: Tensor | None, dt: Tensor | None
     ) -> tuple[Tensor, State]:
-        if episode_start is None or self.core.time_aware or x.shape[0] < 2:
-            return self.core(x, state, episode_start, dt)
-        cuts = (torch.nonzero(episode_start[1:].any(dim=1)).flatten() + 1).tolist()
-        if len(cuts) > max(2, x.shape[0] // 4):
-            return self.core(x, state, episode_start, dt)  # resets everywhere: one packed call
-        return self._features_in_time_slabs(x, state, episode_start, cuts)
-
-    def _features_in_time_slabs(
-        self, x: Tensor, state: State | None, episode_start: Tensor, cuts: list[int]
-    ) -> tuple[Tensor, State]:
-        """Cut the batch in time where any sequence resets and run each slab through the fused
-        kernel, resetting the state between slabs. On CPU this is several times faster than the
-        core's packed-sequence path when a batch holds a handful of reset times (the usual TBPTT
-        case: measured in bench/bench_dynamics.py); the result is identical."""
-        if state is None:
-            state = self.initial_state(x.shape[1], x.device)
-        bounds = [0, *cuts, x.shape[0]]
-        ys = []
-        for a, b in itertools.pairwise(bounds):
-            state = reset_state(state, episode_start[a])
-            y, state = self.core(x[a:b], state)
-            ys.append(y)
-        return torch.cat(ys), state
+        return self.core(x, state, episode_start, dt)
 
     def step_features_python(
         self, x: Tensor, state: State, episode_start: Tensor | None

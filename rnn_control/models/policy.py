@@ -24,7 +24,6 @@ from torch.distributions import Categorical, Normal
 from rnn_control.models.cores import RecurrentCore, State
 from rnn_control.models.normalizer import RunningNormalizer
 from rnn_control.models.registry import register_model
-from rnn_control.models.sequence import sequence_outputs
 
 
 def mlp(sizes: Sequence[int], out_gain: float = 1.0) -> nn.Sequential:
@@ -191,19 +190,11 @@ class RecurrentActorCritic(ActorCriticBase):
 
     def features(self, obs_n, state, episode_start, dt, need_state=True):
         n = len(self.core.state_names)
-        if not need_state:
-            fa = sequence_outputs(self.core, obs_n, state[:n], episode_start, dt)
-            fc = (
-                fa
-                if self.critic_core is None
-                else sequence_outputs(self.critic_core, obs_n, state[n:], episode_start, dt)
-            )
-            return fa, fc, ()
         fa, actor_state = self.core(obs_n, state[:n], episode_start, dt)
         if self.critic_core is None:
-            return fa, fa, actor_state
+            return fa, fa, actor_state if need_state else ()
         fc, critic_state = self.critic_core(obs_n, state[n:], episode_start, dt)
-        return fa, fc, actor_state + critic_state
+        return fa, fc, actor_state + critic_state if need_state else ()
 
     def act_inference(self, obs: Tensor, state: State, dt: Tensor | None = None) -> tuple[Tensor, State]:
         """Deployment path (actor core only): ``obs [B, obs_dim]`` raw -> (action, next state).

@@ -14,9 +14,6 @@ Only this package may import rclpy, which is why the demo's recorder lives here.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,8 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float64, Float64MultiArray
+
+from rnn_control.atomic import write_json_atomic
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "output": ("recording.json", "JSON file written after every episode and at exit"),
@@ -102,11 +101,7 @@ class TopicRecorder(Node):
             )  # fmt: skip
 
     def write(self) -> None:
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".recording.", dir=self.output.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.data, f)
-        os.replace(tmp, self.output)
+        write_json_atomic(self.output, self.data, indent=None)
 
     def on_process_exit(self, reason: str) -> None:
         self.write()
