@@ -36,7 +36,16 @@ EXTRAS = {
         "ros-kilted-diagnostic-msgs",
         "ros-kilted-lifecycle-msgs",
     ],
-    "dev": ["pytest>=7", "pytest-timeout>=2", "ruff>=0.5", "hypothesis>=6"],
+    # colcon: the test suite builds ros2_ws/ with it.
+    "dev": [
+        "pytest>=7",
+        "pytest-timeout>=2",
+        "ruff>=0.5",
+        "hypothesis>=6",
+        "colcon-core",
+        "colcon-ros",
+        "colcon-python-setup-py",
+    ],
     # Peers compared against in bench/ (not used by the product).
     "bench": ["sb3-contrib>=2.3"],
 }
