@@ -69,7 +69,6 @@ setup(
     maintainer="rnn_control developers",
     maintainer_email="dev@rnn-control.invalid",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "rnn-control = rnn_control.cli:main",
