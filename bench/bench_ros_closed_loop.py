@@ -32,9 +32,9 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(60 + os.getpid() % 40))
 
 def runtime_returns(bundle: Path, episodes: int, seed: int) -> list[float]:
     """The bundle stepped in-process by the runtime, episode k reset with seed + k."""
-    import numpy as np
 
     from rnn_control.envs import make_env
+    from rnn_control.envs.actions import command_to_env_action
     from rnn_control.runtime import Controller, load_metadata
     from rnn_control.scenario import scenario_from_dict
 
@@ -47,13 +47,9 @@ def runtime_returns(bundle: Path, episodes: int, seed: int) -> list[float]:
         total, done = 0.0, False
         while not done:
             command = controller.step(obs)
-            action = (command - controller.spec.offset) / controller.spec.scale
-            if hasattr(env.action_space, "n"):
-                action = int(np.clip(np.rint(action[0]), 0, env.action_space.n - 1))
-            else:
-                action = np.clip(action, env.action_space.low, env.action_space.high).astype(
-                    env.action_space.dtype
-                )
+            action = command_to_env_action(
+                command, env.action_space, controller.spec.scale, controller.spec.offset
+            )
             obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             done = terminated or truncated

@@ -4,9 +4,6 @@ the eval-policy command, and refusal of a changed observation space."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from rnn_control.scenario import load_scenario
 from rnn_control.train.checkpoint import save_checkpoint
 from rnn_control.train.evaluate import evaluate_policy
 from rnn_control.train.policy_setup import build_policy, checkpoint_payload, describe_spaces
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,15 +71,7 @@ def _write_ckpt(tmp_path, name="pendulum_novel"):
 
 
 def _cli(*args):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "rnn_control", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return run_cli(*args, timeout=120)
 
 
 def test_eval_policy_command_and_observation_space_refusal(tmp_path):

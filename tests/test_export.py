@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +15,13 @@ from rnn_control.errors import BundleError, CheckpointError
 from rnn_control.export.exporter import ExportOptions, export_checkpoint
 from rnn_control.runtime import Controller, Policy, load_metadata
 from tests.bundles import write_checkpoint
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "rnn_control", *args], capture_output=True, text=True, env=env
-    )
+    return run_cli(*args, cwd=Path.cwd(), timeout=None)
 
 
 def _check_bundle_file(path: Path, inputs: list[str], outputs: list[str]) -> onnx.ModelProto:

@@ -153,6 +153,7 @@ def _pendulum_bundle(tmp: Path) -> Path:
 
 def _in_process_returns(bundle: Path, episodes: int, seed: int = 0) -> list[float]:
     from rnn_control.envs import make_env
+    from rnn_control.envs.actions import command_to_env_action
     from rnn_control.runtime import Controller, load_metadata
     from rnn_control.scenario import scenario_from_dict
 
@@ -164,8 +165,10 @@ def _in_process_returns(bundle: Path, episodes: int, seed: int = 0) -> list[floa
         controller.reset()
         total, done = 0.0, False
         while not done:
-            action = np.clip(controller.step(obs), env.action_space.low, env.action_space.high)
-            obs, reward, terminated, truncated, _ = env.step(action.astype(np.float32))
+            action = command_to_env_action(
+                controller.step(obs), env.action_space, controller.spec.scale, controller.spec.offset
+            )
+            obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             done = terminated or truncated
         returns.append(total)

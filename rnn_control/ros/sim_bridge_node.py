@@ -143,8 +143,11 @@ class SimBridgeNode(Node):
     def _make_env(self):
         """(env, observation fields, action fields, control period) from the bundle or scenario."""
         from rnn_control.envs import make_env  # lazy: gymnasium is never needed on a robot
+        from rnn_control.envs.actions import command_to_env_action
         from rnn_control.runtime import load_metadata
         from rnn_control.scenario import load_scenario, scenario_from_dict
+
+        self._to_env_action = command_to_env_action
 
         bundle, scenario_name = str(self._param("bundle")), str(self._param("scenario"))
         if bundle:
@@ -180,15 +183,9 @@ class SimBridgeNode(Node):
         self.episode_steps = 0
         return np.asarray(obs, dtype=np.float64).reshape(-1)
 
-    def _env_action(self, command: np.ndarray) -> Any:
-        raw = (command - self.offset) / self.scale
-        space = self.env.action_space
-        if hasattr(space, "n"):
-            return int(np.clip(np.rint(raw[0]), 0, space.n - 1))
-        return np.clip(raw, space.low, space.high).astype(space.dtype)
-
     def _step_env(self) -> None:
-        obs, reward, terminated, truncated, _ = self.env.step(self._env_action(self.held))
+        action = self._to_env_action(self.held, self.env.action_space, self.scale, self.offset)
+        obs, reward, terminated, truncated, _ = self.env.step(action)
         self.episode_return += float(reward)
         self.episode_steps += 1
         self._obs = np.asarray(obs, dtype=np.float64).reshape(-1)
