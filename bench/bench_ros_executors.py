@@ -3,7 +3,9 @@
 For SingleThreadedExecutor and rclpy.experimental.EventsExecutor, each driven by ``spin()`` or by
 a ``spin_once()`` loop (what rnn_control's nodes use), a child process subscribes to a topic
 with rclpy's default signal handling; this process publishes 100 Hz for 2.5 s, then sends
-SIGTERM. Reported: messages received, and whether the child exited within 3 s.
+SIGTERM. Reported: messages received, whether the child exited within 3 s, and what the spin
+raised. The ``spin_once()`` loop is run twice: with a plain callback and with one that takes the
+MessageInfo argument (``callback(msg, info)``).
 
     python bench/bench_ros_executors.py
 """
@@ -25,7 +27,10 @@ from std_msgs.msg import Float64
 rclpy.init()
 node = rclpy.create_node("executor_under_test")
 got = []
-node.create_subscription(Float64, "executor_check", lambda m: got.append(m.data), 10)
+if sys.argv[3] == "info":
+    node.create_subscription(Float64, "executor_check", lambda m, info: got.append(m.data), 10)
+else:
+    node.create_subscription(Float64, "executor_check", lambda m: got.append(m.data), 10)
 node.create_timer(0.2, lambda: print(len(got), flush=True))
 if sys.argv[1] == "events":
     from rclpy.experimental import EventsExecutor
@@ -40,17 +45,21 @@ try:
     else:
         while rclpy.ok():
             ex.spin_once(timeout_sec=0.05)
+except Exception as exc:
+    print(len(got), flush=True)
+    print("raised:", type(exc).__name__, exc, flush=True)
 except BaseException:
     pass
 """
 
 
-def check(executor: str, loop: str) -> tuple[int, bool]:
+def check(executor: str, loop: str, callback: str) -> tuple[int, bool, str]:
     import rclpy
     from std_msgs.msg import Float64
 
-    child = subprocess.Popen([sys.executable, "-c", CHILD, executor, loop], stdout=subprocess.PIPE, text=True)
-    node = rclpy.create_node(f"pub_{executor}_{loop}")
+    args = [sys.executable, "-c", CHILD, executor, loop, callback]
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    node = rclpy.create_node(f"pub_{executor}_{loop}_{callback}")
     pub = node.create_publisher(Float64, "executor_check", 10)
     end = time.monotonic() + 10
     while pub.get_subscription_count() == 0 and time.monotonic() < end:
@@ -69,20 +78,25 @@ def check(executor: str, loop: str) -> tuple[int, bool]:
         child.kill()
         child.wait()
         exited = False
-    lines = [line for line in child.stdout.read().split() if line.isdigit()]
+    out = child.stdout.read().splitlines()
+    counts = [line for line in out if line.strip().isdigit()]
+    raised = next((line[len("raised: ") :] for line in out if line.startswith("raised: ")), "-")
     node.destroy_node()
-    return (int(lines[-1]) if lines else 0), exited
+    return (int(counts[-1]) if counts else 0), exited, raised
 
 
 def main() -> int:
     import rclpy
 
     rclpy.init()
-    print(f"{'executor':28s} {'loop':10s} {'received (of ~250)':>18s}  exits on SIGTERM")
+    head = f"{'executor':16s} {'loop':10s} {'callback':14s} {'received (of ~250)':>18s}"
+    print(f"{head}  exits on SIGTERM  raised")
     for executor in ("single_threaded", "events"):
-        for loop in ("spin", "spin_once"):
-            received, exited = check(executor, loop)
-            print(f"{executor:28s} {loop:10s} {received:18d}  {'yes' if exited else 'NO (killed after 3 s)'}")
+        for loop, callback in (("spin", "msg"), ("spin_once", "msg"), ("spin_once", "info")):
+            received, exited, raised = check(executor, loop, callback)
+            exits = "yes" if exited else "NO (killed after 3 s)"
+            name = "(msg, info)" if callback == "info" else "(msg)"
+            print(f"{executor:16s} {loop:10s} {name:14s} {received:18d}  {exits:16s}  {raised}")
     rclpy.try_shutdown()
     return 0
 

@@ -7,11 +7,14 @@ GRU-64 step per message; its JointState command carries the sensor message's sta
 rclpy relay that copies the message to the command topic. Process 3 records
 ``receive time - stamp`` for every command. Dropped = sent - received.
 
-Also measured: the policy node in timer mode at 1 kHz (missed ticks from its /diagnostics),
-rclpy.experimental.EventsExecutor instead of SingleThreadedExecutor, and how each node process
-handles SIGTERM (exit code, time to exit, safe command seen).
+Both nodes use the same executor: ``auto`` (the nodes' default: rclpy.experimental.EventsExecutor
+where rclpy has it) in the main table, SingleThreadedExecutor in a second pair. Also measured:
+a pinned pair (the node under test on CPU 1, via ``taskset`` for the relay and the policy node's
+own ``cpu_affinity`` parameter; sender and receiver on CPU 0), the policy node in timer mode at
+1 kHz (missed ticks from its /diagnostics), and how each node process handles SIGTERM (exit
+code, time to exit, safe command seen).
 
-    nice python bench/bench_ros_latency.py --seconds 5
+    python bench/bench_ros_latency.py --seconds 4 --repeats 3
 """
 
 from __future__ import annotations
@@ -79,14 +82,16 @@ def role_sender(ns: str, rate: float, seconds: float, out: str) -> None:
     rclpy.try_shutdown()
 
 
-def role_relay(ns: str, executor: str) -> None:
+def role_relay(ns: str, executor: str, cpus: str) -> None:
     """The baseline: a bare rclpy node copying sensor messages to the command topic."""
     rclpy, stop = _init_ros()
     from sensor_msgs.msg import JointState
 
-    from rnn_control.ros.common import make_executor, qos_profile
+    from rnn_control.ros.common import apply_realtime_settings, make_executor, qos_profile
 
     node = rclpy.create_node("relay", namespace=ns)
+    if cpus:  # pinned like the policy node's cpu_affinity parameter does it
+        assert not apply_realtime_settings([int(c) for c in cpus.split(",")], 0)
     pub = node.create_publisher(JointState, "command", qos_profile("reliable", 1))
     out = JointState(name=JOINTS)
 
@@ -147,10 +152,11 @@ def role_receiver(ns: str, out: str) -> None:
 # ----------------------------------------------------------------------------- orchestration
 
 
-def _spawn(*args: str) -> subprocess.Popen:
+def _spawn(*args: str, cpu: str | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    pin = ["taskset", "-c", cpu] if cpu is not None else []
     return subprocess.Popen(
-        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*pin, sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -166,13 +172,17 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) -> 
     return rc, time.monotonic() - t0
 
 
-def run_case(name: str, node_args: list[str], rate: float, seconds: float, tmp: Path, k: int) -> dict:
+def run_case(
+    name: str, node_args: list[str], rate: float, seconds: float, tmp: Path, k: int, pin: bool = False
+) -> dict:
+    """One run; ``pin``: sender and receiver on CPU 0 (the node under test pins itself to CPU 1)."""
     import numpy as np
 
     ns = f"/lat{k}"
     recv_out, send_out = tmp / f"recv{k}.json", tmp / f"send{k}.json"
     me = str(Path(__file__).resolve())
-    receiver = _spawn(me, "--role", "receiver", "--ns", ns, "--out", str(recv_out))
+    others = "0" if pin else None
+    receiver = _spawn(me, "--role", "receiver", "--ns", ns, "--out", str(recv_out), cpu=others)
     node = _spawn(*[a.replace("{ns}", ns) for a in node_args])
     sender = _spawn(
         me,
@@ -186,6 +196,7 @@ def run_case(name: str, node_args: list[str], rate: float, seconds: float, tmp: 
         str(seconds),
         "--out",
         str(send_out),
+        cpu=others,
     )
     sender.wait(seconds + 60)
     time.sleep(1.2)  # let the last messages and a diagnostics report arrive
@@ -238,7 +249,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--out", default="")
-    ap.add_argument("--executor", default="single_threaded")
+    ap.add_argument("--executor", default="auto")
+    ap.add_argument("--cpus", default="", help="relay role: pin every thread to these CPUs (comma list)")
     ap.add_argument("--rates", default="100,500,1000")
     ap.add_argument("--repeats", type=int, default=1, help="alternate relay/policy runs this many times")
     ap.add_argument("--json", default="", help="write all results here")
@@ -246,7 +258,7 @@ def main() -> int:
     if args.role == "sender":
         return role_sender(args.ns, args.rate, args.seconds, args.out) or 0
     if args.role == "relay":
-        return role_relay(args.ns, args.executor) or 0
+        return role_relay(args.ns, args.executor, args.cpus) or 0
     if args.role == "receiver":
         return role_receiver(args.ns, args.out) or 0
 
@@ -289,23 +301,24 @@ def main() -> int:
         "-p",
         "watchdog_periods:=50.0",
     ]
-    cases = []
+    cases = []  # (name, node command, sensor rate, pinned)
     for rate in [float(r) for r in args.rates.split(",")]:
-        cases.append((f"relay@{rate:g}", [me, "--role", "relay", "--ns", "{ns}"], rate))
-        cases.append((f"policy-event@{rate:g}", [*policy, "-p", "mode:=event"], rate))
-    cases.append(
-        ("policy-timer-1kHz@1000", [*policy, "-p", "mode:=timer", "-p", "control_period:=0.001"], 1000.0)
-    )
-    cases.append(
-        ("relay-events-executor@500", [me, "--role", "relay", "--ns", "{ns}", "--executor", "events"], 500.0)
-    )
-    cases.append(
-        ("policy-event-events-executor@500", [*policy, "-p", "mode:=event", "-p", "executor:=events"], 500.0)
-    )
+        cases.append((f"relay@{rate:g}", [me, "--role", "relay", "--ns", "{ns}"], rate, False))
+        cases.append((f"policy-event@{rate:g}", [*policy, "-p", "mode:=event"], rate, False))
+    single = ["--executor", "single_threaded"]
+    timer = ["-p", "mode:=timer", "-p", "control_period:=0.001"]
+    cases += [
+        ("policy-timer-1kHz@1000", [*policy, *timer], 1000.0, False),
+        ("relay-single-threaded@1000", [me, "--role", "relay", "--ns", "{ns}", *single], 1000.0, False),
+        ("policy-event-single-threaded@1000",
+         [*policy, "-p", "mode:=event", "-p", "executor:=single_threaded"], 1000.0, False),
+        ("relay-pinned@1000", [me, "--role", "relay", "--ns", "{ns}", "--cpus", "1"], 1000.0, True),
+        ("policy-event-pinned@1000", [*policy, "-p", "mode:=event", "-p", "cpu_affinity:=[1]"], 1000.0, True),
+    ]  # fmt: skip
     results = []
     runs = [c for _ in range(args.repeats) for c in cases]
-    for k, (name, node_args, rate) in enumerate(runs):
-        r = run_case(name, node_args, rate, args.seconds, tmp, k)
+    for k, (name, node_args, rate, pin) in enumerate(runs):
+        r = run_case(name, node_args, rate, args.seconds, tmp, k, pin)
         results.append(r)
         print(
             f"{name:34s} sent {r['sent']:5d} ({r['achieved_rate']:6.0f}/s) recv {r['received']:5d} "
@@ -315,7 +328,7 @@ def main() -> int:
             flush=True,
         )
     print(f"\n## policy node vs bare relay (same run; median over {args.repeats} repeats, dropped summed)")
-    by = {name: _aggregate([r for r in results if r["case"] == name]) for name, _, _ in cases}
+    by = {name: _aggregate([r for r in results if r["case"] == name]) for name, *_ in cases}
     for rate in [float(r) for r in args.rates.split(",")]:
         relay, pol = by[f"relay@{rate:g}"], by[f"policy-event@{rate:g}"]
         p50, p99 = pol["p50_us"] / relay["p50_us"], pol["p99_us"] / relay["p99_us"]
@@ -324,8 +337,15 @@ def main() -> int:
             f"p99 {pol['p99_us']:.0f} vs {relay['p99_us']:.0f} us (x{p99:.2f}), "
             f"dropped {pol['dropped']} vs {relay['dropped']}"
         )
+    for variant in ("single-threaded", "pinned"):
+        relay, pol = by[f"relay-{variant}@1000"], by[f"policy-event-{variant}@1000"]
+        print(
+            f"  1000 Hz, {variant}: p50 {pol['p50_us']:.0f} vs {relay['p50_us']:.0f} us "
+            f"(x{pol['p50_us'] / relay['p50_us']:.2f}), p99 {pol['p99_us']:.0f} vs {relay['p99_us']:.0f} us "
+            f"(x{pol['p99_us'] / relay['p99_us']:.2f}), dropped {pol['dropped']} vs {relay['dropped']}"
+        )
     print("\n## every case (median over repeats)")
-    for name, _, _ in cases:
+    for name, *_ in cases:
         a = by[name]
         missed = [r["missed_ticks"] for r in results if r["case"] == name and r["missed_ticks"] is not None]
         exits = sorted(

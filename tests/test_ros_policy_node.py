@@ -5,6 +5,7 @@ Each process gets its own namespace so the module's nodes never hear each other.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 
@@ -25,7 +26,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
-from rnn_control.ros.common import qos_profile
+from rnn_control.ros.common import apply_realtime_settings, events_executor_available, qos_profile
 from rnn_control.ros.messages import time_msg
 from rnn_control.runtime import ActionField, Controller, ObservationField
 from tests.bundles import make_policy_bundle
@@ -331,6 +332,8 @@ def timer_node(tmp, probe):
         "fade_in": 0.0,
         "watchdog_periods": 5.0,
         "diagnostics_period": 0.1,
+        "cpu_affinity": [0],
+        "realtime_priority": 1,
     }
     proc = NodeProcess("policy_node", params, tmp, namespace="/tmr")
     pub = probe.node.create_publisher(Float64MultiArray, "/tmr/observation", 10)
@@ -383,6 +386,31 @@ def test_estop_latches_until_reset(timer_node, probe):
     assert "e-stop released" in probe.call(Trigger, "/tmr/policy_node/reset").message
     _feed(probe, pub, 0.4)
     assert (np.abs(_values(commands, 10)) > 1e-6).all()
+
+
+def test_cpu_affinity_and_realtime_priority_apply_to_every_thread(timer_node, probe):
+    proc, pub, _, _ = timer_node
+    _feed(probe, pub, 0.3)
+    pid = proc.proc.pid
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) > 1  # DDS threads too, not only the Python one
+    assert all(os.sched_getaffinity(t) == {0} for t in threads)
+    d = probe.diag("/tmr/policy_node")
+    assert d["cpus"] == "0"
+    if os.sched_getscheduler(pid) == os.SCHED_FIFO:  # allowed here (root or CAP_SYS_NICE)
+        assert all(os.sched_getscheduler(t) == os.SCHED_FIFO for t in threads)
+        assert d["scheduler"] == "SCHED_FIFO 1"
+    else:  # not allowed: a warning saying what to grant, and the node runs on
+        assert d["scheduler"] == "SCHED_OTHER"
+        assert "realtime_priority 1 (SCHED_FIFO) not applied" in proc.log()
+    executor = "EventsExecutor" if events_executor_available() else "SingleThreadedExecutor"
+    assert f"spinning with {executor}" in proc.log()  # executor: auto
+
+
+def test_realtime_settings_report_what_cannot_be_done():
+    problems = apply_realtime_settings([10_000], 0)  # no such CPU: nothing is changed
+    assert len(problems) == 1 and "this machine has CPUs" in problems[0]
+    assert os.sched_getaffinity(0) != {10_000}
 
 
 def test_sigterm_publishes_the_safe_command_before_exit(timer_node, probe):

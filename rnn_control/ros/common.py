@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.signals import SignalHandlerOptions
 
 QOS_CHOICES = ("sensor_data", "reliable")
-EXECUTORS = ("single_threaded", "events")
+EXECUTORS = ("auto", "single_threaded", "events")
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 
@@ -93,13 +94,31 @@ def diagnostics_values(status: DiagnosticStatus) -> dict[str, str]:
     return {kv.key: kv.value for kv in status.values}
 
 
-def make_executor(kind: str) -> Executor:
-    """``single_threaded`` (default) or ``events`` (rclpy.experimental.EventsExecutor).
+def events_executor_available() -> bool:
+    """True where rclpy ships ``rclpy.experimental.EventsExecutor`` (Kilted and later)."""
+    try:
+        from rclpy.experimental import EventsExecutor  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-    Measured (bench/bench_ros_executors.py): with the kilted wheels ``EventsExecutor.spin()`` runs
-    no callbacks and ignores SIGTERM, while a ``spin_once()`` loop (what :func:`run_node` does)
-    works with both executors.
+
+def make_executor(kind: str) -> Executor:
+    """``auto`` (``events`` where available, else ``single_threaded``), ``single_threaded`` or
+    ``events`` (rclpy.experimental.EventsExecutor, C++).
+
+    Measured (bench/bench_ros_latency.py): the SingleThreadedExecutor rebuilds its wait set from
+    every entity of the node on each wake-up, so a lifecycle node with its services, timers and
+    e-stop subscription receives each message ~35-50 us later than a bare relay; with the
+    EventsExecutor the delay does not grow with the number of entities. With the kilted wheels
+    ``EventsExecutor.spin()`` runs no callbacks and ignores SIGTERM (bench/bench_ros_executors.py),
+    while a ``spin_once()`` loop (what :func:`run_node` does) works with both executors; and a
+    subscription callback that takes the MessageInfo argument makes its ``spin_once()`` raise
+    ``SystemError: null argument to internal routine``. So only the policy node (no such callback,
+    every test run on it) defaults to ``auto``; the other nodes default to ``single_threaded``.
     """
+    if kind == "auto":
+        kind = "events" if events_executor_available() else "single_threaded"
     if kind == "events":
         from rclpy.experimental import EventsExecutor
 
@@ -107,6 +126,50 @@ def make_executor(kind: str) -> Executor:
     if kind != "single_threaded":
         raise ValueError(f"executor '{kind}' is not one of {', '.join(EXECUTORS)}")
     return SingleThreadedExecutor()
+
+
+def apply_realtime_settings(cpus: Sequence[int], priority: int) -> list[str]:
+    """Pin every thread of this process (DDS threads included) to ``cpus`` and, if ``priority`` > 0,
+    run them under SCHED_FIFO at that priority: ``taskset -a`` and ``chrt -a -f`` from inside.
+
+    Both need Linux; SCHED_FIFO needs CAP_SYS_NICE or an rtprio limit (``/etc/security/limits.conf``).
+    Returns what could not be done, one line each (the node warns and runs on).
+    """
+    problems: list[str] = []
+    threads = [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else [0]
+    if cpus:
+        allowed = set(range(os.cpu_count() or 1))
+        wanted = {int(c) for c in cpus}
+        if not wanted <= allowed:
+            problems.append(f"cpu_affinity {sorted(wanted)}: this machine has CPUs {sorted(allowed)}")
+        else:
+            try:
+                for tid in threads:
+                    os.sched_setaffinity(tid, wanted)
+            except (OSError, AttributeError) as exc:
+                problems.append(f"cpu_affinity {sorted(wanted)} not applied: {exc}")
+    if priority > 0:
+        try:
+            param = os.sched_param(min(int(priority), os.sched_get_priority_max(os.SCHED_FIFO)))
+            for tid in threads:
+                os.sched_setscheduler(tid, os.SCHED_FIFO, param)
+        except (OSError, AttributeError) as exc:
+            problems.append(
+                f"realtime_priority {priority} (SCHED_FIFO) not applied: {exc}; grant CAP_SYS_NICE or "
+                f"an rtprio limit to the user running the node"
+            )
+    return problems
+
+
+def scheduling_summary() -> dict[str, str]:
+    """This thread's CPU set and scheduling policy, for /diagnostics."""
+    try:
+        cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+        fifo = os.sched_getscheduler(0) == os.SCHED_FIFO
+        policy = f"SCHED_FIFO {os.sched_getparam(0).sched_priority}" if fifo else "SCHED_OTHER"
+    except (OSError, AttributeError):  # not Linux
+        return {}
+    return {"cpus": cpus, "scheduler": policy}
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
@@ -132,6 +195,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         kind = node.get_parameter("executor").value if node.has_parameter("executor") else "single_threaded"
         executor = make_executor(kind)
         executor.add_node(node)
+        node.get_logger().info(f"spinning with {type(executor).__name__}")
         while not received and rclpy.ok() and not getattr(node, "done", False):
             executor.spin_once(timeout_sec=0.05)
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ for ros2_control's forward_command_controller, ``joint_state`` on a joint_comman
 
 from __future__ import annotations
 
+import array
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,14 @@ def time_msg(ns: int) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
+def float64_array(values: np.ndarray) -> array.array:
+    """``values`` as the ``array.array('d')`` that rosidl float64[] fields store: the setter takes it
+    as is, where a list is type- and range-checked element by element."""
+    out = array.array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
+
+
 def group_sources(sources: Sequence[str]) -> dict[str, list[tuple[int, tuple[str, ...]]]]:
     """Observation sources by group: ``{group: [(observation index, path), ...]}`` in first-use order."""
     groups: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
@@ -105,40 +114,32 @@ class SensorReader:
     def read(self, msg: Any, obs: np.ndarray, now_ns: int) -> str | None:
         """Copy the message's values into ``obs``; return ``None``, or why the message was dropped."""
         reason = self._extract(msg)
-        if reason is None and self.stamped and self.limits.check_stamps:
-            reason = self._check_stamp(msg.header.stamp, now_ns)
-        if reason is None:
-            reason = self._check_values()
-        if reason is None:
-            obs[self.index] = self.values
-            if self.stamped:
-                self.last_message_stamp_ns = stamp_ns(msg.header.stamp)
-        return reason
+        if reason is not None:
+            return reason
+        stamp = 0
+        if self.stamped:
+            t = msg.header.stamp
+            stamp = t.sec * 1_000_000_000 + t.nanosec
+            if self.limits.check_stamps and stamp:  # 0: an unstamped publisher, nothing to check
+                if stamp < self.last_stamp_ns:
+                    return "out_of_order_stamp"
+                if stamp > now_ns + self.limits.stamp_tolerance * 1e9:
+                    return "future_stamp"
+        # One reduction covers both checks (NaN fails every comparison); the reason is worked out
+        # only for a bad message.
+        if not np.abs(self.values).max() <= self.limits.max_abs_value:
+            return "out_of_range" if np.isfinite(self.values).all() else "non_finite"
+        obs[self.index] = self.values
+        if stamp and self.limits.check_stamps:
+            self.last_stamp_ns = stamp
+        self.last_message_stamp_ns = stamp
+        return None
 
     def reset(self) -> None:
         self.last_stamp_ns = 0
 
     def _extract(self, msg: Any) -> str | None:  # fills self.values
         raise NotImplementedError
-
-    def _check_stamp(self, stamp: Time, now_ns: int) -> str | None:
-        ns = stamp_ns(stamp)
-        if ns == 0:  # unstamped publisher: nothing to check
-            return None
-        if ns < self.last_stamp_ns:
-            return "out_of_order_stamp"
-        if ns > now_ns + self.limits.stamp_tolerance * 1e9:
-            return "future_stamp"
-        self.last_stamp_ns = ns
-        return None
-
-    def _check_values(self) -> str | None:
-        v = self.values
-        if not np.isfinite(v).all():
-            return "non_finite"
-        if (np.abs(v) > self.limits.max_abs_value).any():
-            return "out_of_range"
-        return None
 
 
 class JointStateReader(SensorReader):
@@ -155,13 +156,11 @@ class JointStateReader(SensorReader):
         # per field: positions in self.values; the message indices come from the name layout
         self._slots = {f: np.array([j for j, p in enumerate(self.paths) if p[0] == f]) for f in self.fields}
         self._names: list[str] | None = None  # last valid name layout (robots keep theirs fixed)
-        self._index: dict[str, np.ndarray] = {}
+        self._copies: list[tuple[str, np.ndarray, np.ndarray]] = []  # (field, value slots, message indices)
         self._extra = False
 
     def _layout(self, names: Sequence[str]) -> str | None:
         """Map the bundle's joints to indices of ``names`` (cached while the layout repeats)."""
-        if names == self._names:
-            return None
         n = len(names)
         if n == 0:
             return "empty"
@@ -170,24 +169,27 @@ class JointStateReader(SensorReader):
             return "duplicate_joint"
         if any(j not in where for j in self.joints):
             return "missing_joint"
-        self._index = {
-            f: np.array([where[p[1]] for p in self.paths if p[0] == f], dtype=np.intp) for f in self.fields
-        }
+        self._copies = [
+            (f, self._slots[f], np.array([where[p[1]] for p in self.paths if p[0] == f], dtype=np.intp))
+            for f in self.fields
+        ]
         self._names = list(names)
         self._extra = n > len(self.joints)
         return None
 
     def _extract(self, msg: JointState) -> str | None:
         names = msg.name
-        reason = self._layout(names)
-        if reason is not None:
-            return reason
+        if names != self._names:
+            reason = self._layout(names)
+            if reason is not None:
+                return reason
         n = len(names)
-        for field in self.fields:
+        values = self.values
+        for field, slots, index in self._copies:
             data = getattr(msg, field)
             if len(data) != n:
                 return "wrong_length"
-            self.values[self._slots[field]] = np.asarray(data, dtype=np.float64)[self._index[field]]
+            values[slots] = np.asarray(data, dtype=np.float64)[index]
         if self._extra:
             self.unknown_joints += 1
         return None
@@ -288,6 +290,7 @@ class ObservationAssembler:
         self.rejected: dict[str, int] = dict.fromkeys(REJECT_REASONS, 0)
         self.accepted: dict[str, int] = dict.fromkeys(self.groups, 0)
         self.last_fresh: dict[str, float | None] = dict.fromkeys(self.groups)
+        self._ready = not self.groups
 
     def on_message(self, group: str, msg: Any, now_ns: int, monotonic: float) -> bool:
         """Validate and apply one message; ``False`` (and a counted reason) if it was dropped."""
@@ -305,15 +308,20 @@ class ObservationAssembler:
 
     def ready(self) -> bool:
         """Every group has delivered at least one good message."""
-        return all(t is not None for t in self.last_fresh.values())
+        if not self._ready:
+            self._ready = all(t is not None for t in self.last_fresh.values())
+        return self._ready
 
     def stale_groups(self, monotonic: float, max_age: float) -> list[str]:
         """Groups without a good message for more than ``max_age`` seconds (or never)."""
+        if self.ready() and monotonic - min(self.last_fresh.values(), default=monotonic) <= max_age:
+            return []  # the per-tick answer, in one comparison
         return [g for g, t in self.last_fresh.items() if t is None or monotonic - t > max_age]
 
     def forget(self) -> None:
         """Require fresh data from every group again (and accept any stamp order)."""
         self.last_fresh = dict.fromkeys(self.groups)
+        self._ready = not self.groups
         for r in self.readers.values():
             r.reset()
 
@@ -382,6 +390,9 @@ class Float64ArrayWriter(CommandWriter):
             self.length = max(elements) + 1
             self.order = np.full(self.length, -1, dtype=np.intp)
             self.order[elements] = np.arange(len(elements))
+            if (self.order < 0).any():  # unused elements are sent as 0: gather from [command, 0]
+                self.order[self.order < 0] = len(elements)
+                self._padded = np.zeros(len(elements) + 1)
         elif self.groups == {"joint"}:
             self.order = _joint_order(self._joint_names("float64_multi_array"), command_joints,
                                       "float64_multi_array")  # fmt: skip
@@ -394,9 +405,13 @@ class Float64ArrayWriter(CommandWriter):
         self.msg = Float64MultiArray()
         self.msg.layout.dim = [MultiArrayDimension(label="command", size=self.length, stride=self.length)]
 
+    _padded: np.ndarray | None = None
+
     def make(self, command: np.ndarray, stamp: Time | None = None) -> Float64MultiArray:
-        values = np.where(self.order >= 0, command[np.maximum(self.order, 0)], 0.0)
-        self.msg.data = values.tolist()
+        if self._padded is not None:
+            self._padded[:-1] = command
+            command = self._padded
+        self.msg.data = float64_array(command[self.order])
         return self.msg
 
 
@@ -421,7 +436,7 @@ class JointStateWriter(CommandWriter):
 
     def make(self, command: np.ndarray, stamp: Time | None = None) -> JointState:
         self.msg.header.stamp = stamp or Time()
-        setattr(self.msg, self.field, command[self.order].tolist())
+        setattr(self.msg, self.field, float64_array(command[self.order]))
         return self.msg
 
 
@@ -449,7 +464,7 @@ class JointTrajectoryWriter(CommandWriter):
         self.point = JointTrajectoryPoint(time_from_start=Duration(sec=ns // 10**9, nanosec=ns % 10**9))
 
     def make(self, command: np.ndarray, stamp: Time | None = None) -> JointTrajectory:
-        setattr(self.point, self.field, command[self.order].tolist())
+        setattr(self.point, self.field, float64_array(command[self.order]))
         self.msg.points = [self.point]
         return self.msg
 
@@ -510,7 +525,7 @@ class CommandReader:
                 data = np.asarray(msg.data, dtype=np.float64)
                 if data.size != w.length:
                     return None
-                ok = w.order >= 0
+                ok = w.order < self.out.size  # unused elements point past the actions
                 self.out[w.order[ok]] = data[ok]
             elif isinstance(w, JointStateWriter):
                 values = dict(zip(msg.name, getattr(msg, w.field)))

@@ -48,10 +48,12 @@ from rnn_control.ros.common import (
     QOS_CHOICES,
     WARN,
     LatencyStats,
+    apply_realtime_settings,
     diagnostic_status,
     qos_profile,
     qos_warning_callbacks,
     run_node,
+    scheduling_summary,
 )
 from rnn_control.ros.messages import (
     COMMAND_TYPES,
@@ -95,7 +97,9 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "vector_length": (0, "required Float64MultiArray input length; 0: highest used index + 1"),
     "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
     "publish_debug": (False, "publish ~/observation and ~/raw_action"),
-    "executor": ("single_threaded", "single_threaded or events (rclpy.experimental.EventsExecutor)"),
+    "cpu_affinity": (Parameter.Type.INTEGER_ARRAY, "CPUs for every thread of the node; unset: any CPU"),
+    "realtime_priority": (0, "SCHED_FIFO priority 1-99 for every thread of the node; 0: normal scheduling"),
+    "executor": ("auto", "auto (events where rclpy has it), single_threaded or events"),
 }
 
 SENSOR_TOPIC_PARAM = {g: f"{g}_topic" for g in SENSOR_MSG_TYPES}
@@ -128,6 +132,8 @@ class Settings:
     diagnostics_period: float
     publish_debug: bool
     topics: dict[str, str]
+    cpu_affinity: list[int]
+    realtime_priority: int
 
 
 class PolicyNode(LifecycleNode):
@@ -169,6 +175,8 @@ class PolicyNode(LifecycleNode):
                                 bool(p("check_stamps")), int(p("vector_length"))),
             diagnostics_period=float(p("diagnostics_period")), publish_debug=bool(p("publish_debug")),
             topics={g: str(p(param)) for g, param in SENSOR_TOPIC_PARAM.items()},
+            cpu_affinity=[int(c) for c in p("cpu_affinity") or []],
+            realtime_priority=int(p("realtime_priority")),
         )  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle
@@ -243,9 +251,12 @@ class PolicyNode(LifecycleNode):
             raise ConfigureRefused(str(exc)) from None
         if not s.watchdog_periods > 0:
             raise ConfigureRefused(f"parameter watchdog_periods must be > 0, got {s.watchdog_periods}")
+        for problem in apply_realtime_settings(s.cpu_affinity, s.realtime_priority):
+            self.get_logger().warning(problem)
 
         self.settings, self.controller, self.assembler, self.writer = s, controller, assembler, writer
         self.period = period
+        self._trigger = s.trigger if s.mode == "event" else None  # the group whose messages step
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self.safe = controller.safe_command()
         self.last_command = self.safe.copy()
@@ -359,10 +370,9 @@ class PolicyNode(LifecycleNode):
         return self.get_clock().now().nanoseconds if self._sim_time else time.time_ns()
 
     def _on_sensor(self, group: str, msg: Any) -> None:
-        now_ns = self._now_ns()
         mono = time.monotonic()
-        accepted = self.assembler.on_message(group, msg, now_ns, mono)
-        if accepted and self.active and self.settings.mode == "event" and group == self.settings.trigger:
+        accepted = self.assembler.on_message(group, msg, self._now_ns(), mono)
+        if accepted and group == self._trigger and self.active:
             stamp = getattr(getattr(msg, "header", None), "stamp", None)
             self._tick(mono, stamp if stamp is not None and (stamp.sec or stamp.nanosec) else None)
 
@@ -428,7 +438,7 @@ class PolicyNode(LifecycleNode):
     def _tick(self, mono: float, stamp: Any) -> None:
         t0 = time.perf_counter()
         dt = self.period if self.last_tick is None else mono - self.last_tick
-        if self.last_tick is not None and self.settings.mode == "timer" and dt > 1.5 * self.period:
+        if self.last_tick is not None and self._trigger is None and dt > 1.5 * self.period:
             self.late_ticks += 1
             self.missed_ticks += round(dt / self.period) - 1
         self.last_tick = mono
@@ -439,10 +449,9 @@ class PolicyNode(LifecycleNode):
             obs = self.assembler.obs
             self.assembler.set_last_action(self.last_command)
             command = self.controller.step(obs, dt)
-            if self.settings.fade_in > 0:
-                alpha = min(1.0, (mono - self.fade_start) / self.settings.fade_in)
-                if alpha < 1.0:
-                    command = self.safe + alpha * (command - self.safe)
+            if mono - self.fade_start < self.settings.fade_in:
+                alpha = (mono - self.fade_start) / self.settings.fade_in
+                command = self.safe + alpha * (command - self.safe)
             if self.obs_pub is not None:
                 self.obs_pub.publish(Float64MultiArray(data=obs.tolist()))
                 raw = getattr(self.controller.policy, "last_output", command)
@@ -484,6 +493,7 @@ class PolicyNode(LifecycleNode):
             "watchdog_latched": self.watchdog_latched,
             "estop_latched": self.estop_latched,
             "estop_events": self.estop_events,
+            **scheduling_summary(),
         }
         counters = self.controller.counters
         values["state_resets"] = self.state_resets + counters.get("resets", 0)

@@ -112,6 +112,16 @@ class Policy:
                 f"expected {self.obs_dim} ({', '.join(f.name for f in self.metadata.observation)})"
             )
         self._obs_row[:] = obs.reshape(-1)
+        return self.run(dt)
+
+    @property
+    def input(self) -> np.ndarray:
+        """The bound observation buffer (float32 ``[obs_dim]``). Writing it and calling :meth:`run`
+        is :meth:`step` without the copy and the checks (what :class:`Controller` does)."""
+        return self._obs_row
+
+    def run(self, dt: float | None = None) -> np.ndarray:
+        """Step on the observation already in :attr:`input`; returns the output buffer like :meth:`step`."""
         if self._dt is not None:
             self._dt[0, 0] = self._default_dt if dt is None else dt
         try:
@@ -149,7 +159,8 @@ class Policy:
 
     def state_is_finite(self) -> bool:
         """True if no state entry is NaN or infinite."""
-        return all(math.isfinite(buf.sum()) for buf in self._current_state())
+        phase = self._phase
+        return all(math.isfinite(pair[phase].sum()) for pair in self._state_buffers)
 
     @property
     def last_std(self) -> np.ndarray | None:
