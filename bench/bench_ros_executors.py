@@ -22,7 +22,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_DOMAIN_ID", str(60 + os.getpid() % 40))
 
 CHILD = """
-import sys, rclpy
+import sys, rclpy, rclpy.executors
 from std_msgs.msg import Float64
 rclpy.init()
 node = rclpy.create_node("executor_under_test")
@@ -45,6 +45,8 @@ try:
     else:
         while rclpy.ok():
             ex.spin_once(timeout_sec=0.05)
+except rclpy.executors.ExternalShutdownException:  # SIGTERM: rclpy's own handler shut down
+    pass
 except Exception as exc:
     print(len(got), flush=True)
     print("raised:", type(exc).__name__, exc, flush=True)
