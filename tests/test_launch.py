@@ -139,19 +139,28 @@ def test_policy_config_values_are_valid_for_a_real_node(tmp_path):
 # ------------------------------------------------------------------------ the graph, run directly
 
 
-def _pendulum_bundle(tmp: Path) -> Path:
-    """A tiny random policy whose metadata names the pendulum_novel scenario (as a trained one would)."""
+def _pendulum_bundle(tmp: Path, cell: str = "gru", dt_jitter: float = 0.0) -> Path:
+    """A tiny random policy whose metadata names the pendulum_novel scenario (as a trained one
+    would). ``dt_jitter`` > 0 adds the dt_jitter wrapper (every step lasts a random time) and reads
+    the observation from a JointState (stamped; Float64MultiArray has no header)."""
     from rnn_control.export.onnx_graph import export_graph
+    from rnn_control.runtime import ObservationField
     from rnn_control.scenario import load_scenario
     from tests.bundles import TinyPolicy, policy_metadata
 
-    model = TinyPolicy(obs_dim=2, act_dim=1, hidden=16, nominal_dt=0.05, seed=3).eval()
-    meta = policy_metadata("gru", 2, 1, 16, 1, 0.05)
-    meta = dataclasses.replace(meta, scenario=load_scenario("pendulum_novel").to_dict())
-    return export_graph(model, meta, tmp / "pendulum_policy.onnx")
+    model = TinyPolicy(obs_dim=2, act_dim=1, hidden=16, cell=cell, nominal_dt=0.05, seed=3).eval()
+    stamped = [ObservationField(n, f"joint_state/position/{n}") for n in ("cos_theta", "sin_theta")]
+    meta = policy_metadata(cell, 2, 1, 16, 1, 0.05, observation=stamped if dt_jitter else None)
+    scenario = load_scenario("pendulum_novel").to_dict()
+    if dt_jitter:
+        scenario["env"]["wrappers"] = [{"dt_jitter": {"jitter": dt_jitter}}, *scenario["env"]["wrappers"]]
+    meta = dataclasses.replace(meta, scenario=scenario)
+    return export_graph(model, meta, tmp / f"pendulum_{cell}_policy.onnx")
 
 
-def _in_process_returns(bundle: Path, episodes: int, seed: int = 0) -> list[float]:
+def _in_process_returns(bundle: Path, episodes: int, seed: int = 0, dt: float | None = None) -> list[float]:
+    """Returns of the bundle stepped by the runtime in-process; ``dt``: a fixed dt instead of the
+    env's ``info["dt"]``."""
     from rnn_control.envs import make_env
     from rnn_control.envs.actions import command_to_env_action
     from rnn_control.runtime import Controller, load_metadata
@@ -161,14 +170,14 @@ def _in_process_returns(bundle: Path, episodes: int, seed: int = 0) -> list[floa
     env = make_env(scenario_from_dict(load_metadata(bundle).scenario).env)
     returns = []
     for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
+        obs, info = env.reset(seed=seed + episode)
         controller.reset()
         total, done = 0.0, False
-        while not done:
-            action = command_to_env_action(
-                controller.step(obs), env.action_space, controller.spec.scale, controller.spec.offset
-            )
-            obs, reward, terminated, truncated, _ = env.step(action)
+        while not done:  # dt: how long the step that produced obs lasted (time-aware bundles)
+            command = controller.step(obs, dt or info.get("dt"))
+            spec = controller.spec
+            action = command_to_env_action(command, env.action_space, spec.scale, spec.offset)
+            obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
@@ -213,3 +222,36 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
         probe.close()
         rclpy.try_shutdown()
     assert codes[:2] == [0, 0], [p.log() for p in procs]
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(120)
+def test_time_aware_policy_over_ros_gets_the_simulated_step_durations(tmp_path):
+    """tgru on a pendulum whose steps last a random time: in lockstep the bridge stamps each
+    observation (a JointState) with simulated time and the policy node takes dt from the stamps,
+    so the returns over ROS equal the in-process ones, where dt comes from ``info["dt"]``."""
+    bundle = _pendulum_bundle(tmp_path, cell="tgru", dt_jitter=0.3)
+    config = ROOT / "config" / "sim_closed_loop.yaml"
+    ns = "/timeaware"
+    procs = [
+        NodeProcess("policy_node", {"bundle": bundle, "trigger": "joint_state"}, tmp_path, "policy_node",
+                    config, ns),
+        NodeProcess("sim_bridge_node", {"bundle": bundle, "mode": "lockstep", "max_episodes": 2},
+                    tmp_path, "sim_bridge", config, ns),
+    ]  # fmt: skip
+    rclpy.init()
+    probe = Probe("timeaware_probe")
+    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return")
+    try:
+        probe.spin_until(lambda: len(returns) == 2 or not procs[1].alive(), 90, "two episodes over ROS")
+        assert len(returns) == 2, procs[1].log()
+        expected = _in_process_returns(bundle, 2)
+        np.testing.assert_allclose([r.data for r in returns], expected, rtol=1e-5)
+        # without the stamps (dt = arrival time, milliseconds in lockstep) the returns differ
+        nominal = _in_process_returns(bundle, 1, dt=0.005)
+        assert abs(nominal[0] - expected[0]) > 1e-3
+    finally:
+        codes = [p.stop(signal.SIGINT) for p in procs]
+        probe.close()
+        rclpy.try_shutdown()
+    assert codes[0] == 0, procs[0].log()

@@ -11,7 +11,9 @@ A managed (lifecycle) node:
 
 Control runs either on a fixed-rate steady-clock timer (``mode: timer``, period from the bundle
 unless ``control_period`` overrides it) or once per arriving message of one sensor group
-(``mode: event``). The measured time since the previous step goes to time-aware bundles.
+(``mode: event``). Time-aware bundles get the time since the previous step as dt: the steady
+clock's in timer mode; in event mode the difference of the trigger messages' header stamps (the
+sensor's sampling interval; ``dt_source: arrival``, or unusable stamps: the arrival interval).
 
 Safety, in the node itself (ros2_control's forward_command_controller has no command timeout):
 stale-sensor watchdog (safe command, latched until every sensor is fresh again), clipping and
@@ -77,6 +79,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "mode": ("timer", "timer: fixed rate on a steady clock; event: one step per trigger message"),
     "control_period": (0.0, "seconds per step in timer mode; 0: the bundle's control period"),
     "trigger": ("", "event mode: sensor group whose messages trigger a step; '': the first one"),
+    "dt_source": ("stamp", "event mode, dt for time-aware bundles: stamp (trigger header stamps) or arrival"),
     "joint_state_topic": ("joint_states", "sensor_msgs/JointState input"),
     "imu_topic": ("imu", "sensor_msgs/Imu input"),
     "odometry_topic": ("odom", "nav_msgs/Odometry input"),
@@ -119,6 +122,7 @@ class Settings:
     mode: str
     control_period: float
     trigger: str
+    dt_source: str
     sensor_qos: str
     sensor_qos_depth: int
     command_topic: str
@@ -166,6 +170,7 @@ class PolicyNode(LifecycleNode):
             bundle=str(p("bundle")), providers=str(p("providers")),
             intra_op_threads=int(p("intra_op_threads")), mode=str(p("mode")),
             control_period=float(p("control_period")), trigger=str(p("trigger")),
+            dt_source=str(p("dt_source")),
             sensor_qos=str(p("sensor_qos")), sensor_qos_depth=int(p("sensor_qos_depth")),
             command_topic=str(p("command_topic")), command_type=str(p("command_type")),
             command_joints=list(p("command_joints") or []),
@@ -200,6 +205,8 @@ class PolicyNode(LifecycleNode):
         s = self._read_settings()
         if s.mode not in ("timer", "event"):
             raise ConfigureRefused(f"parameter mode is '{s.mode}'; expected 'timer' or 'event'")
+        if s.dt_source not in ("stamp", "arrival"):
+            raise ConfigureRefused(f"parameter dt_source is '{s.dt_source}'; expected 'stamp' or 'arrival'")
         if s.sensor_qos not in QOS_CHOICES:
             raise ConfigureRefused(f"parameter sensor_qos is '{s.sensor_qos}'; expected one of {QOS_CHOICES}")
         if self._param("executor") not in EXECUTORS:
@@ -257,6 +264,8 @@ class PolicyNode(LifecycleNode):
         self.settings, self.controller, self.assembler, self.writer = s, controller, assembler, writer
         self.period = period
         self._trigger = s.trigger if s.mode == "event" else None  # the group whose messages step
+        self._stamp_dt = s.dt_source == "stamp"
+        self._last_stamp_ns = 0
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self.safe = controller.safe_command()
         self.last_command = self.safe.copy()
@@ -438,6 +447,13 @@ class PolicyNode(LifecycleNode):
     def _tick(self, mono: float, stamp: Any) -> None:
         t0 = time.perf_counter()
         dt = self.period if self.last_tick is None else mono - self.last_tick
+        if stamp is not None and self._stamp_dt:  # event mode: the sensor's own sampling interval
+            stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+            if self.last_tick is not None:
+                stamp_dt = (stamp_ns - self._last_stamp_ns) * 1e-9
+                if 0.0 < stamp_dt <= self.settings.watchdog_periods * self.period:  # else: arrival
+                    dt = stamp_dt
+            self._last_stamp_ns = stamp_ns
         if self.last_tick is not None and self._trigger is None and dt > 1.5 * self.period:
             self.late_ticks += 1
             self.missed_ticks += round(dt / self.period) - 1

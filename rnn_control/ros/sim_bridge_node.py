@@ -9,7 +9,9 @@ train -> export -> deploy loop closes over real ROS topics without hardware.
 Modes: ``realtime`` steps the env on a steady timer at the control period (like a robot: a late
 command is simply not there yet); ``lockstep`` publishes an observation and steps as soon as the
 command for it arrives (deterministic, as fast as the nodes go: for comparing a ROS closed loop
-with an in-process evaluation).
+with an in-process evaluation). Header stamps: the wall clock in realtime mode; in lockstep the
+simulated time since the bridge started (the sum of the steps' ``info["dt"]``, else the control
+period), so a policy node taking dt from stamps feeds time-aware bundles the simulated durations.
 
 The environment comes from the bundle's metadata (``scenario``) or from the ``scenario``
 parameter (a shipped name or a YAML path); gymnasium is imported lazily in here only: this node
@@ -85,6 +87,9 @@ class SimBridgeNode(Node):
         )
         self.period = float(p("control_period")) or bundle_period
         self.mode = str(p("mode"))
+        # lockstep stamps: simulated time since the bridge started (steps x their dt), so a
+        # time-aware policy node that takes dt from stamps sees the simulated step durations
+        self.sim_time_ns = 0
         if self.mode not in ("realtime", "lockstep"):
             raise SystemExit(f"sim_bridge: parameter mode is '{self.mode}'; expected realtime or lockstep")
         self.held = safe.copy()
@@ -185,7 +190,8 @@ class SimBridgeNode(Node):
 
     def _step_env(self) -> None:
         action = self._to_env_action(self.held, self.env.action_space, self.scale, self.offset)
-        obs, reward, terminated, truncated, _ = self.env.step(action)
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.sim_time_ns += round(float(info.get("dt", self.period)) * 1e9)
         self.episode_return += float(reward)
         self.episode_steps += 1
         self._obs = np.asarray(obs, dtype=np.float64).reshape(-1)
@@ -216,8 +222,8 @@ class SimBridgeNode(Node):
 
     def _publish_observation(self) -> None:
         self.full_obs[self.obs_fields] = self._obs[: len(self.obs_fields)]
-        stamp = time_msg(self.get_clock().now().nanoseconds)
-        for group, msg in self.builder.build(self.full_obs, stamp).items():
+        now = self.get_clock().now().nanoseconds if self.mode == "realtime" else self.sim_time_ns
+        for group, msg in self.builder.build(self.full_obs, time_msg(now)).items():
             self.sensor_pubs[group].publish(msg)
 
     def _ready(self) -> bool:
