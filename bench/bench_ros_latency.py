@@ -7,14 +7,16 @@ GRU-64 step per message; its JointState command carries the sensor message's sta
 rclpy relay that copies the message to the command topic. Process 3 records
 ``receive time - stamp`` for every command. Dropped = sent - received.
 
-Both nodes use the same executor: ``auto`` (the nodes' default: rclpy.experimental.EventsExecutor
-where rclpy has it) in the main table, SingleThreadedExecutor in a second pair. Also measured:
-a pinned pair (the node under test on CPU 1, via ``taskset`` for the relay and the policy node's
-own ``cpu_affinity`` parameter; sender and receiver on CPU 0), the policy node in timer mode at
-1 kHz (missed ticks from its /diagnostics), and how each node process handles SIGTERM (exit
-code, time to exit, safe command seen).
+Both nodes use the same executor: ``auto`` (the policy node's default: rclpy.experimental.
+EventsExecutor where rclpy has it) in the main table, SingleThreadedExecutor in a second pair.
+Also measured: a pinned pair (the node under test on CPU 1, the relay via sched_setaffinity and
+the policy node via its own ``cpu_affinity`` parameter; sender and receiver on CPU 0), the
+policy node in timer mode at 1 kHz, plain and pinned + SCHED_FIFO (``realtime_priority``; late
+ticks from its /diagnostics), and how each node process handles SIGTERM (exit code, time to
+exit, safe command seen).
 
     python bench/bench_ros_latency.py --seconds 4 --repeats 3
+    python bench/bench_ros_latency.py --only timer    # just the cases whose name matches
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -254,6 +257,7 @@ def main() -> int:
     ap.add_argument("--rates", default="100,500,1000")
     ap.add_argument("--repeats", type=int, default=1, help="alternate relay/policy runs this many times")
     ap.add_argument("--json", default="", help="write all results here")
+    ap.add_argument("--only", default="", help="run only the cases whose name matches this regex")
     args = ap.parse_args()
     if args.role == "sender":
         return role_sender(args.ns, args.rate, args.seconds, args.out) or 0
@@ -314,7 +318,11 @@ def main() -> int:
          [*policy, "-p", "mode:=event", "-p", "executor:=single_threaded"], 1000.0, False),
         ("relay-pinned@1000", [me, "--role", "relay", "--ns", "{ns}", "--cpus", "1"], 1000.0, True),
         ("policy-event-pinned@1000", [*policy, "-p", "mode:=event", "-p", "cpu_affinity:=[1]"], 1000.0, True),
+        ("policy-timer-1kHz-pinned-fifo@1000",
+         [*policy, *timer, "-p", "cpu_affinity:=[1]", "-p", "realtime_priority:=50"], 1000.0, True),
     ]  # fmt: skip
+    if args.only:
+        cases = [c for c in cases if re.search(args.only, c[0])]
     results = []
     runs = [c for _ in range(args.repeats) for c in cases]
     for k, (name, node_args, rate, pin) in enumerate(runs):
@@ -330,6 +338,8 @@ def main() -> int:
     print(f"\n## policy node vs bare relay (same run; median over {args.repeats} repeats, dropped summed)")
     by = {name: _aggregate([r for r in results if r["case"] == name]) for name, *_ in cases}
     for rate in [float(r) for r in args.rates.split(",")]:
+        if f"relay@{rate:g}" not in by or f"policy-event@{rate:g}" not in by:
+            continue
         relay, pol = by[f"relay@{rate:g}"], by[f"policy-event@{rate:g}"]
         p50, p99 = pol["p50_us"] / relay["p50_us"], pol["p99_us"] / relay["p99_us"]
         print(
@@ -338,6 +348,8 @@ def main() -> int:
             f"dropped {pol['dropped']} vs {relay['dropped']}"
         )
     for variant in ("single-threaded", "pinned"):
+        if f"relay-{variant}@1000" not in by or f"policy-event-{variant}@1000" not in by:
+            continue
         relay, pol = by[f"relay-{variant}@1000"], by[f"policy-event-{variant}@1000"]
         print(
             f"  1000 Hz, {variant}: p50 {pol['p50_us']:.0f} vs {relay['p50_us']:.0f} us "
