@@ -255,3 +255,32 @@ def test_time_aware_policy_over_ros_gets_the_simulated_step_durations(tmp_path):
         probe.close()
         rclpy.try_shutdown()
     assert codes[0] == 0, procs[0].log()
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(60)
+def test_realtime_sim_bridge_waits_for_the_policy_node_then_starts_anyway(tmp_path):
+    """No episode may start while nobody commands it: the first waits for the policy node, at most
+    ``connect_timeout`` seconds (here nobody comes: observations start only after it)."""
+    import time
+
+    bundle = _pendulum_bundle(tmp_path)
+    config = ROOT / "config" / "sim_closed_loop.yaml"
+    bridge = NodeProcess("sim_bridge_node", {"bundle": bundle, "connect_timeout": 2.0},
+                         tmp_path, "sim_bridge", config, "/alone")  # fmt: skip
+    rclpy.init()
+    probe = Probe("alone_probe")
+    from rnn_control.ros.common import qos_profile
+
+    observations = probe.collect(Float64MultiArray, "/alone/observation", qos_profile("sensor_data", 50))
+    try:
+        probe.spin_until(lambda: "sim bridge:" in bridge.log(), 30, "the sim bridge to start")
+        started = time.monotonic()
+        probe.spin_until(lambda: len(observations) > 0, 10, "observations after the connect timeout")
+        assert time.monotonic() - started > 1.0  # it waited (2 s after its start line, minus slack)
+        assert "starting anyway" in bridge.log()
+    finally:
+        code = bridge.stop(signal.SIGINT)
+        probe.close()
+        rclpy.try_shutdown()
+    assert code == 0, bridge.log()

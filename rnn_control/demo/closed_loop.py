@@ -22,10 +22,10 @@ from rnn_control.errors import RnnControlError
 OBSERVATION_TOPIC = "observation"
 COMMAND_TOPIC = "command"
 PREDICTION_TOPIC = "/dynamics_monitor/prediction"
-# The first episode is a warm-up: DDS discovery between the freshly started sim bridge and the
-# other nodes takes a moment, during which a real-time sim applies the safe command. It is
-# reported but not compared (its seed is settings.seed - 1, so episode k of the comparison has
-# seed settings.seed + k as in the in-process evaluation).
+# The first episode is a warm-up. The sim bridge holds its first episode until the policy node is
+# connected, but the recorder may still be discovering the bridge's topics then, so the first
+# episode can be recorded partly. It is reported but not compared (its seed is settings.seed - 1,
+# so episode k of the comparison has seed settings.seed + k as in the in-process evaluation).
 WARMUP_EPISODES = 1
 # Log lines that say a node is up (configured and listening).
 READY_LINES = {

@@ -7,7 +7,8 @@ each episode's return on ``~/episode_return`` (std_msgs/Float64). With it the wh
 train -> export -> deploy loop closes over real ROS topics without hardware.
 
 Modes: ``realtime`` steps the env on a steady timer at the control period (like a robot: a late
-command is simply not there yet); ``lockstep`` publishes an observation and steps as soon as the
+command is simply not there yet), from the moment the policy node is connected (at most
+``connect_timeout`` seconds after start); ``lockstep`` publishes an observation and steps as soon as the
 command for it arrives (deterministic, as fast as the nodes go: for comparing a ROS closed loop
 with an in-process evaluation). Header stamps: the wall clock in realtime mode; in lockstep the
 simulated time since the bridge started (the sum of the steps' ``info["dt"]``, else the control
@@ -49,6 +50,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "mode": ("realtime", "realtime: steady timer at the control period; lockstep: step on each command"),
     "control_period": (0.0, "seconds per env step; 0: the bundle's (or the env's dt)"),
     "lockstep_timeout": (1.0, "lockstep: seconds to wait for a command before stepping with the held one"),
+    "connect_timeout": (10.0, "realtime: seconds to wait for the policy node before the first episode"),
     "max_episodes": (0, "exit after this many episodes; 0: run forever"),
     "policy_reset_service": ("", "Trigger service called at every episode start (e.g. /policy_node/reset)"),
     "joint_state_topic": ("joint_states", "sensor_msgs/JointState output"),
@@ -120,6 +122,9 @@ class SimBridgeNode(Node):
         self.seed = int(p("seed"))
         self.max_episodes = int(p("max_episodes"))
         self.lockstep_timeout = float(p("lockstep_timeout"))
+        self.connect_timeout = float(p("connect_timeout"))
+        self._connected = False  # realtime: the first episode waits for the policy node
+        self._created = time.monotonic()
         self.episode = 0
         self.episode_return = 0.0
         self.episode_steps = 0
@@ -228,10 +233,29 @@ class SimBridgeNode(Node):
 
     def _ready(self) -> bool:
         """Lockstep needs the policy connected before the first observation (none may be lost)."""
-        if self.mode == "realtime":
-            return True
-        if getattr(self, "_resetting", False):
+        return not getattr(self, "_resetting", False) and self._policy_connected()
+
+    def _wait_for_policy(self) -> bool:
+        """Realtime: hold the first episode until the policy node is connected (or, after
+        ``connect_timeout`` seconds, start anyway); ``True`` while still waiting."""
+        if self._connected:
             return False
+        waited = time.monotonic() - self._created
+        if not self._policy_connected():
+            if waited < self.connect_timeout:
+                return True
+            self.get_logger().warning(
+                f"no policy node connected after {self.connect_timeout:.1f} s (sensor subscribers, a "
+                f"command publisher, the reset service); starting anyway"
+            )
+        else:
+            self.get_logger().info(f"policy node connected after {waited:.1f} s; first episode starts")
+        self._connected = True
+        return False
+
+    def _policy_connected(self) -> bool:
+        """Every sensor topic has a subscriber, the command topic a publisher, the reset service
+        (if configured) answers."""
         if any(pub.get_subscription_count() == 0 for pub in self.sensor_pubs.values()):
             return False
         if self.reset_client is not None and not self.reset_client.service_is_ready():
@@ -242,7 +266,7 @@ class SimBridgeNode(Node):
         if self.done:
             return
         if self.mode == "realtime":
-            if getattr(self, "_resetting", False):
+            if getattr(self, "_resetting", False) or self._wait_for_policy():
                 return  # the policy's reset must land before the next episode's first observation
             if self._started:  # apply the held command to the observation published last tick
                 self._step_env()
