@@ -136,6 +136,12 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
                     )
                     ctx.say(f"  {what} done")
             time.sleep(0.2)
+        # the bridge ends by itself after its last episode, like the recorder: let it finish
+        # exiting rather than signal it mid-way (that showed up as "stopped by SIGINT (exit -2)")
+        bridge = next(n for n in group.nodes if n.name == "sim_bridge")
+        deadline = time.monotonic() + 3.0
+        while bridge.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stopped = group.stop()
         ctx.say("stopped: " + ", ".join(f"{k} {v}" for k, v in stopped.items()))
