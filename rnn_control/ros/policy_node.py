@@ -444,16 +444,25 @@ class PolicyNode(LifecycleNode):
             self.get_logger().info("watchdog: fresh data on every sensor; resuming")
         return None
 
+    def _dt(self, mono: float, stamp: Any) -> float:
+        """Seconds since the previous step (the first step after a reset: the control period).
+        Event mode with ``dt_source: stamp``: the difference of the trigger messages' stamps, the
+        sensor's own sampling interval, when it is positive and within the watchdog timeout;
+        otherwise the steady clock's interval."""
+        dt = self.period if self.last_tick is None else mono - self.last_tick
+        if stamp is None or not self._stamp_dt:
+            return dt
+        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+        previous, self._last_stamp_ns = self._last_stamp_ns, stamp_ns
+        if self.last_tick is not None:
+            stamp_dt = (stamp_ns - previous) * 1e-9
+            if 0.0 < stamp_dt <= self.settings.watchdog_periods * self.period:
+                return stamp_dt
+        return dt
+
     def _tick(self, mono: float, stamp: Any) -> None:
         t0 = time.perf_counter()
-        dt = self.period if self.last_tick is None else mono - self.last_tick
-        if stamp is not None and self._stamp_dt:  # event mode: the sensor's own sampling interval
-            stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
-            if self.last_tick is not None:
-                stamp_dt = (stamp_ns - self._last_stamp_ns) * 1e-9
-                if 0.0 < stamp_dt <= self.settings.watchdog_periods * self.period:  # else: arrival
-                    dt = stamp_dt
-            self._last_stamp_ns = stamp_ns
+        dt = self._dt(mono, stamp)
         if self.last_tick is not None and self._trigger is None and dt > 1.5 * self.period:
             self.late_ticks += 1
             self.missed_ticks += round(dt / self.period) - 1
