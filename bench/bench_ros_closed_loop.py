@@ -32,29 +32,9 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(60 + os.getpid() % 40))
 
 def runtime_returns(bundle: Path, episodes: int, seed: int) -> list[float]:
     """The bundle stepped in-process by the runtime, episode k reset with seed + k."""
+    from rnn_control.envs.bundle_returns import bundle_returns
 
-    from rnn_control.envs import make_env
-    from rnn_control.envs.actions import command_to_env_action
-    from rnn_control.runtime import Controller, load_metadata
-    from rnn_control.scenario import scenario_from_dict
-
-    controller = Controller.load(bundle)
-    env = make_env(scenario_from_dict(load_metadata(bundle).scenario).env)
-    out = []
-    for k in range(episodes):
-        obs, _ = env.reset(seed=seed + k)
-        controller.reset()
-        total, done = 0.0, False
-        while not done:
-            command = controller.step(obs)
-            action = command_to_env_action(
-                command, env.action_space, controller.spec.scale, controller.spec.offset
-            )
-            obs, reward, terminated, truncated, _ = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        out.append(total)
-    return out
+    return bundle_returns(bundle, episodes, seed)
 
 
 def checkpoint_returns(checkpoint: Path, episodes: int, seed: int) -> list[float]:

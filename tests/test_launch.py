@@ -23,6 +23,7 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float64, Float64MultiArray
 
+from rnn_control.envs.bundle_returns import bundle_returns
 from tests.ros_support import ROOT, NodeProcess, Probe
 
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
@@ -158,32 +159,6 @@ def _pendulum_bundle(tmp: Path, cell: str = "gru", dt_jitter: float = 0.0) -> Pa
     return export_graph(model, meta, tmp / f"pendulum_{cell}_policy.onnx")
 
 
-def _in_process_returns(bundle: Path, episodes: int, seed: int = 0, dt: float | None = None) -> list[float]:
-    """Returns of the bundle stepped by the runtime in-process; ``dt``: a fixed dt instead of the
-    env's ``info["dt"]``."""
-    from rnn_control.envs import make_env
-    from rnn_control.envs.actions import command_to_env_action
-    from rnn_control.runtime import Controller, load_metadata
-    from rnn_control.scenario import scenario_from_dict
-
-    controller = Controller.load(bundle)
-    env = make_env(scenario_from_dict(load_metadata(bundle).scenario).env)
-    returns = []
-    for episode in range(episodes):
-        obs, info = env.reset(seed=seed + episode)
-        controller.reset()
-        total, done = 0.0, False
-        while not done:  # dt: how long the step that produced obs lasted (time-aware bundles)
-            command = controller.step(obs, dt or info.get("dt"))
-            spec = controller.spec
-            action = command_to_env_action(command, env.action_space, spec.scale, spec.offset)
-            obs, reward, terminated, truncated, info = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    return returns
-
-
 @pytest.mark.ros
 @pytest.mark.timeout(120)
 def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(tmp_path):
@@ -209,7 +184,7 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
         probe.spin_until(lambda: len(returns) == 2 or not procs[2].alive(), 90, "two episodes over ROS")
         probe.spin_until(lambda: probe.diag(f"{ns}/policy_node") is not None, 5, "policy diagnostics")
         assert len(returns) == 2, procs[2].log()
-        expected = _in_process_returns(bundle, 2)
+        expected = bundle_returns(bundle, 2)
         np.testing.assert_allclose([r.data for r in returns], expected, rtol=1e-6)
         # 400 steps; the monitor's inputs are best effort, so it may miss some when the lockstep
         # loop outruns it (it predicted 273-400 here), but it must be live all along
@@ -245,10 +220,10 @@ def test_time_aware_policy_over_ros_gets_the_simulated_step_durations(tmp_path):
     try:
         probe.spin_until(lambda: len(returns) == 2 or not procs[1].alive(), 90, "two episodes over ROS")
         assert len(returns) == 2, procs[1].log()
-        expected = _in_process_returns(bundle, 2)
+        expected = bundle_returns(bundle, 2)
         np.testing.assert_allclose([r.data for r in returns], expected, rtol=1e-5)
         # without the stamps (dt = arrival time, milliseconds in lockstep) the returns differ
-        nominal = _in_process_returns(bundle, 1, dt=0.005)
+        nominal = bundle_returns(bundle, 1, dt=0.005)
         assert abs(nominal[0] - expected[0]) > 1e-3
     finally:
         codes = [p.stop(signal.SIGINT) for p in procs]
