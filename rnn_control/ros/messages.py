@@ -383,6 +383,7 @@ class Float64ArrayWriter(CommandWriter):
 
     def __init__(self, targets, command_joints: Sequence[str] | None = None, **options) -> None:
         super().__init__(targets)
+        self._padded: np.ndarray | None = None  # [command, 0] when some elements are unused
         if self.groups == {"vector"}:
             elements = [int(t.path[0]) for t in self.targets]
             if len(set(elements)) != len(elements):
@@ -404,8 +405,6 @@ class Float64ArrayWriter(CommandWriter):
             )
         self.msg = Float64MultiArray()
         self.msg.layout.dim = [MultiArrayDimension(label="command", size=self.length, stride=self.length)]
-
-    _padded: np.ndarray | None = None
 
     def make(self, command: np.ndarray, stamp: Time | None = None) -> Float64MultiArray:
         if self._padded is not None:
