@@ -46,7 +46,6 @@ class Controller:
         self._faults["resets"] = 0
         self._obs = np.zeros(self.spec.obs_dim, dtype=np.float32)
         self._input = policy.input
-        self._scale, self._offset = self.spec.scale, self.spec.offset
         self._command = np.zeros(self.spec.act_dim, dtype=np.float64)
         self.last_fault: str | None = None
 
@@ -83,10 +82,12 @@ class Controller:
         except Exception as exc:  # onnxruntime failure on the live path: fail safe, never crash
             log.error("%s: step failed: %s", self.policy.path.name, exc)
             return self._fault("runtime_error")
-        if not (math.isfinite(raw.sum()) and self.policy.state_is_finite()):
-            return self._fault("non_finite_output" if not math.isfinite(raw.sum()) else "non_finite_state")
-        np.multiply(raw, self._scale, out=self._command)
-        self._command += self._offset
+        if not math.isfinite(raw.sum()):
+            return self._fault("non_finite_output")
+        if not self.policy.state_is_finite():
+            return self._fault("non_finite_state")
+        np.multiply(raw, self.spec.scale, out=self._command)
+        self._command += self.spec.offset
         return self.safety(self._command, self.control_period if dt is None else dt)
 
     def step_named(self, values: Mapping[str, float], dt: float | None = None) -> np.ndarray:

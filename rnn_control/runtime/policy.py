@@ -159,8 +159,7 @@ class Policy:
 
     def state_is_finite(self) -> bool:
         """True if no state entry is NaN or infinite."""
-        phase = self._phase
-        return all(math.isfinite(pair[phase].sum()) for pair in self._state_buffers)
+        return all(math.isfinite(buf.sum()) for buf in self._current_state())
 
     @property
     def last_std(self) -> np.ndarray | None:
