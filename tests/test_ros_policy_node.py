@@ -344,11 +344,12 @@ def timer_node(tmp, probe):
     yield proc, pub, estop, commands
 
 
-def _feed(probe: Probe, pub, seconds: float, rate: float = 100.0) -> None:
+def _feed(probe: Probe, pub, seconds: float, rate: float = 100.0, constant: bool = False) -> None:
+    """Publish observations at ``rate`` (the first value a sine, or 0.3 if ``constant``)."""
     end = time.monotonic() + seconds
     k = 0
     while time.monotonic() < end:
-        pub.publish(_vec([math.sin(0.3 * k), 0.5, -0.2]))
+        pub.publish(_vec([0.3 if constant else math.sin(0.3 * k), 0.5, -0.2]))
         k += 1
         probe.spin_for(1.0 / rate)
 
@@ -471,7 +472,9 @@ def test_lifecycle_over_services_refusal_then_activate_deactivate_and_sigint(tmp
 
         start = len(commands)
         assert _change(probe, "/lc", Transition.TRANSITION_ACTIVATE)
-        _feed(probe, pub, 0.6)
+        # a constant input: the policy's own output settles, so only the fade-in shapes the ramp
+        # (with the sine, the last quarter could catch the output crossing zero)
+        _feed(probe, pub, 0.6, constant=True)
         ramp = np.abs([m.data[0] for m in commands[start:]])
         assert ramp[0] == 0.0 and ramp[-1] > 1e-6
         early, late = ramp[: len(ramp) // 8].mean(), ramp[-len(ramp) // 4 :].mean()
