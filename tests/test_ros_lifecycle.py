@@ -127,3 +127,52 @@ def test_time_aware_bundle_gets_the_measured_dt(tmp_path):
     np.testing.assert_allclose(sent[0], nominal[0], atol=1e-6)  # first step: the nominal period
     assert not np.allclose(sent[2], nominal[2], atol=1e-4)  # later steps: ~0.08 s, not 0.02 s
     node.destroy_node()
+
+
+@pytest.mark.parametrize("executor", ["single_threaded", "events"])
+def test_no_command_after_deactivate_even_from_already_queued_timer_events(bundles, executor):
+    """Deactivate publishes the safe command and destroys the control timer; with the EventsExecutor
+    a timer event queued just before still runs afterwards (10-15 of 30 trials here without the
+    guard). An inactive node must publish nothing more, least of all a policy command."""
+    import time
+
+    from std_msgs.msg import Float64MultiArray
+
+    from rnn_control.ros.common import events_executor_available, make_executor
+
+    if executor == "events" and not events_executor_available():
+        pytest.skip("this rclpy has no EventsExecutor")
+    after: list[float] = []
+    for _ in range(10):
+        node = PolicyNode(parameter_overrides=[
+            Parameter("bundle", value=str(bundles["good"])), Parameter("autostart", value=True),
+            Parameter("fade_in", value=0.0), Parameter("control_period", value=0.001),
+            Parameter("watchdog_periods", value=1000.0),
+        ])  # fmt: skip
+        sensor = node.create_publisher(Float64MultiArray, "observation", 10)
+        publish = node.command_pub.publish
+
+        def record(msg, node=node, publish=publish) -> None:
+            if not node.active:
+                after.append(msg.data[0])
+            publish(msg)
+
+        node.command_pub.publish = record
+
+        stopper: list = []
+
+        def deactivate(*_timer_info, node=node, stopper=stopper) -> None:
+            node.trigger_deactivate()  # publishes the safe command (recorded: active is already False)
+            stopper[0].cancel()
+
+        stopper.append(node.create_timer(0.03, deactivate))
+        ex = make_executor(executor)
+        ex.add_node(node)
+        end = time.monotonic() + 0.1
+        while time.monotonic() < end:
+            sensor.publish(Float64MultiArray(data=[0.1, 0.2, 0.3]))
+            ex.spin_once(timeout_sec=0.001)
+        ex.remove_node(node)
+        node.destroy_node()
+    assert after and all(value == 0.0 for value in after), after  # the safe command, nothing else
+    assert len(after) == 10  # exactly one per deactivation

@@ -412,10 +412,15 @@ class PolicyNode(LifecycleNode):
 
     # ------------------------------------------------------------------ control
     def _on_timer(self) -> None:
-        self._tick(time.monotonic(), None)
+        # A timer event already queued when deactivate destroyed the timer can still run (seen with
+        # the EventsExecutor): after the safe command, an inactive node publishes nothing.
+        if self.active:
+            self._tick(time.monotonic(), None)
 
     def _on_watchdog_timer(self) -> None:
         """Event mode: no step here, only the safe command while sensors are silent or e-stopped."""
+        if not self.active:
+            return
         mono = time.monotonic()
         if (self.estop_latched or self.assembler.ready()) and self._hold_reason(mono) is not None:
             self._publish(self.safe)
