@@ -7,8 +7,9 @@ GRU-64 step per message; its JointState command carries the sensor message's sta
 rclpy relay that copies the message to the command topic. Process 3 records
 ``receive time - stamp`` for every command. Dropped = sent - received.
 
-Both nodes use the same executor: ``auto`` (the policy node's default: rclpy.experimental.
-EventsExecutor where rclpy has it) in the main table, SingleThreadedExecutor in a second pair.
+Both nodes use the same executor: ``--executor`` (default ``auto``: rclpy.experimental.
+EventsExecutor where rclpy has it) in the main table, SingleThreadedExecutor (the nodes'
+default) in a second pair.
 Also measured: a pinned pair (the node under test on CPU 1, the relay via sched_setaffinity and
 the policy node via its own ``cpu_affinity`` parameter; sender and receiver on CPU 0), the
 policy node in timer mode at 1 kHz, plain and pinned + SCHED_FIFO (``realtime_priority``; late
@@ -252,7 +253,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--out", default="")
-    ap.add_argument("--executor", default="auto")
+    ap.add_argument("--executor", default="auto", help="both nodes' executor in the main cases")
     ap.add_argument("--cpus", default="", help="relay role: pin every thread to these CPUs (comma list)")
     ap.add_argument("--rates", default="100,500,1000")
     ap.add_argument("--repeats", type=int, default=1, help="alternate relay/policy runs this many times")
@@ -305,21 +306,23 @@ def main() -> int:
         "-p",
         "watchdog_periods:=50.0",
     ]
+    relay_cmd = [me, "--role", "relay", "--ns", "{ns}", "--executor", args.executor]
+    ex = ["-p", f"executor:={args.executor}"]
     cases = []  # (name, node command, sensor rate, pinned)
     for rate in [float(r) for r in args.rates.split(",")]:
-        cases.append((f"relay@{rate:g}", [me, "--role", "relay", "--ns", "{ns}"], rate, False))
-        cases.append((f"policy-event@{rate:g}", [*policy, "-p", "mode:=event"], rate, False))
-    single = ["--executor", "single_threaded"]
+        cases.append((f"relay@{rate:g}", relay_cmd, rate, False))
+        cases.append((f"policy-event@{rate:g}", [*policy, *ex, "-p", "mode:=event"], rate, False))
     timer = ["-p", "mode:=timer", "-p", "control_period:=0.001"]
+    pinned = ["-p", "cpu_affinity:=[1]"]
     cases += [
-        ("policy-timer-1kHz@1000", [*policy, *timer], 1000.0, False),
-        ("relay-single-threaded@1000", [me, "--role", "relay", "--ns", "{ns}", *single], 1000.0, False),
+        ("policy-timer-1kHz@1000", [*policy, *ex, *timer], 1000.0, False),
+        ("relay-single-threaded@1000", [*relay_cmd, "--executor", "single_threaded"], 1000.0, False),
         ("policy-event-single-threaded@1000",
-         [*policy, "-p", "mode:=event", "-p", "executor:=single_threaded"], 1000.0, False),
-        ("relay-pinned@1000", [me, "--role", "relay", "--ns", "{ns}", "--cpus", "1"], 1000.0, True),
-        ("policy-event-pinned@1000", [*policy, "-p", "mode:=event", "-p", "cpu_affinity:=[1]"], 1000.0, True),
+         [*policy, "-p", "executor:=single_threaded", "-p", "mode:=event"], 1000.0, False),
+        ("relay-pinned@1000", [*relay_cmd, "--cpus", "1"], 1000.0, True),
+        ("policy-event-pinned@1000", [*policy, *ex, "-p", "mode:=event", *pinned], 1000.0, True),
         ("policy-timer-1kHz-pinned-fifo@1000",
-         [*policy, *timer, "-p", "cpu_affinity:=[1]", "-p", "realtime_priority:=50"], 1000.0, True),
+         [*policy, *ex, *timer, *pinned, "-p", "realtime_priority:=50"], 1000.0, True),
     ]  # fmt: skip
     if args.only:
         cases = [c for c in cases if re.search(args.only, c[0])]

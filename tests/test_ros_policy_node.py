@@ -334,6 +334,8 @@ def timer_node(tmp, probe):
         "diagnostics_period": 0.1,
         "cpu_affinity": [0],
         "realtime_priority": 1,
+        # the timer-mode tests run on the EventsExecutor where rclpy has it, the others on the default
+        "executor": "auto",
     }
     proc = NodeProcess("policy_node", params, tmp, namespace="/tmr")
     pub = probe.node.create_publisher(Float64MultiArray, "/tmr/observation", 10)

@@ -114,8 +114,8 @@ def make_executor(kind: str) -> Executor:
     ``EventsExecutor.spin()`` runs no callbacks and ignores SIGTERM (bench/bench_ros_executors.py),
     while a ``spin_once()`` loop (what :func:`run_node` does) works with both executors; and a
     subscription callback that takes the MessageInfo argument makes its ``spin_once()`` raise
-    ``SystemError: null argument to internal routine``. So only the policy node (no such callback,
-    every test run on it) defaults to ``auto``; the other nodes default to ``single_threaded``.
+    ``SystemError: null argument to internal routine``; and a timer event queued when its timer
+    was destroyed still runs. Every node defaults to ``single_threaded``, the stable executor.
     """
     if kind == "auto":
         kind = "events" if events_executor_available() else "single_threaded"

@@ -66,7 +66,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "error_window": (20, "predictions averaged for the persistent-error test"),
     "std_floor": (1e-3, "smallest std used to normalise the error"),
     "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
-    "executor": ("single_threaded", "single_threaded, events or auto (see the policy node)"),
+    "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
 }
 
 

@@ -102,7 +102,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "publish_debug": (False, "publish ~/observation and ~/raw_action"),
     "cpu_affinity": (Parameter.Type.INTEGER_ARRAY, "CPUs for every thread of the node; unset: any CPU"),
     "realtime_priority": (0, "SCHED_FIFO priority 1-99 for every thread of the node; 0: normal scheduling"),
-    "executor": ("auto", "auto (events where rclpy has it), single_threaded or events"),
+    "executor": ("single_threaded", "single_threaded, events (EventsExecutor: ~40 us less latency) or auto"),
 }
 
 SENSOR_TOPIC_PARAM = {g: f"{g}_topic" for g in SENSOR_MSG_TYPES}

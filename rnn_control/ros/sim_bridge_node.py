@@ -63,7 +63,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "command_type": ("float64_multi_array", "float64_multi_array, joint_state, joint_trajectory or twist"),
     "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
     "joint_command_field": ("position", "JointState/JointTrajectory field carrying the command"),
-    "executor": ("single_threaded", "single_threaded, events or auto (see the policy node)"),
+    "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
 }
 
 
