@@ -13,6 +13,10 @@ callback, are wrapped with timers. Per message, matched by the sensor stamp:
 - **outbound**: callback returned -> command received by the receiver.
 
     python bench/bench_ros_latency_breakdown.py --rate 1000 --seconds 4 --repeats 2
+
+``--in-process`` instead times the policy node's sensor callback in this process, without DDS and
+with the publish stubbed out: back to back (warm caches) and after 0.8 ms of sleep each (what a
+1 kHz stream leaves between messages), to compare with the live callback above.
 """
 
 from __future__ import annotations
@@ -174,6 +178,45 @@ def run_case(kind: str, bundle: str, executor: str, rate: float, seconds: float,
     return result
 
 
+def in_process(bundle: Path, calls: int = 3000) -> None:
+    """The policy node's callback (publish stubbed) back to back and after 0.8 ms of sleep."""
+    import numpy as np
+    import rclpy
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import JointState
+
+    from rnn_control.ros.messages import time_msg
+    from rnn_control.ros.policy_node import PolicyNode
+
+    rclpy.init()
+    params = {"bundle": str(bundle), "autostart": True, "command_type": "joint_state",
+              "joint_command_field": "effort", "fade_in": 0.0, "watchdog_periods": 1e6,
+              "mode": "event"}  # fmt: skip
+    node = PolicyNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    node.command_pub.publish = lambda msg: None
+    msgs = []
+    for k in range(64):
+        msg = JointState(name=JOINTS)
+        msg.position = [0.1 * ((k + i) % 7) for i in range(6)]
+        msg.velocity = [0.05 * ((k * i) % 5) for i in range(6)]
+        msgs.append(msg)
+    for label, pause in (("back to back", 0.0), ("after 0.8 ms sleep", 0.0008)):
+        times = []
+        for k in range(calls + 500):
+            msg = msgs[k % 64]
+            msg.header.stamp = time_msg(time.time_ns())
+            if pause:
+                time.sleep(pause)
+            t0 = time.perf_counter_ns()
+            node._on_sensor("joint_state", msg)
+            times.append(time.perf_counter_ns() - t0)
+        us = np.array(times[500:]) / 1e3
+        print(f"policy callback without publish, {label:20s}: p50 {np.percentile(us, 50):5.1f} us, "
+              f"p99 {np.percentile(us, 99):5.1f} us")  # fmt: skip
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -186,6 +229,7 @@ def main() -> int:
     ap.add_argument("--executor", default="auto", help="for both nodes: auto, single_threaded or events")
     ap.add_argument("--bundle", default="")
     ap.add_argument("--out", default="")
+    ap.add_argument("--in-process", action="store_true", help="time the callback in this process (no DDS)")
     args = ap.parse_args()
     if args.role == "sender":
         return role_sender(args.ns, args.rate, args.seconds, args.out) or 0
@@ -206,6 +250,9 @@ def main() -> int:
     act = [ActionField(f"{j}_effort", f"joint/{j}", -5.0, 5.0) for j in JOINTS]
     bundle = make_policy_bundle(tmp, cell="gru", obs_dim=12, act_dim=6, hidden=64, observation=obs,
                                 action=act, control_period=0.001, name="latency")  # fmt: skip
+    if args.in_process:
+        in_process(bundle)
+        return 0
     results: dict[str, list[dict]] = {"relay": [], "policy": []}
     for k in range(args.repeats):
         for kind in ("relay", "policy"):
