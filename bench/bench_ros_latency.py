@@ -156,6 +156,19 @@ def role_receiver(ns: str, out: str) -> None:
 # ----------------------------------------------------------------------------- orchestration
 
 
+def latency_bundle(tmp: Path) -> Path:
+    """The node under test's bundle: GRU-64 reading the 6 joints' position and velocity from a
+    JointState, 6 effort outputs, 1 kHz control period (random weights, made here)."""
+    from rnn_control.runtime import ActionField, ObservationField
+    from tests.bundles import make_policy_bundle
+
+    fields = ("position", "velocity")
+    obs = [ObservationField(f"{j}_{f}", f"joint_state/{f}/{j}") for j in JOINTS for f in fields]
+    act = [ActionField(f"{j}_effort", f"joint/{j}", -5.0, 5.0) for j in JOINTS]
+    return make_policy_bundle(tmp, cell="gru", obs_dim=12, act_dim=6, hidden=64, observation=obs,
+                              action=act, control_period=0.001, name="latency")  # fmt: skip
+
+
 def _spawn(*args: str, cpu: str | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     pin = ["taskset", "-c", cpu] if cpu is not None else []
@@ -267,25 +280,8 @@ def main() -> int:
     if args.role == "receiver":
         return role_receiver(args.ns, args.out) or 0
 
-    from rnn_control.runtime import ActionField, ObservationField
-    from tests.bundles import make_policy_bundle
-
     tmp = Path(tempfile.mkdtemp(prefix="ros_latency_"))
-    obs = [
-        ObservationField(f"{j}_{f}", f"joint_state/{f}/{j}") for j in JOINTS for f in ("position", "velocity")
-    ]
-    act = [ActionField(f"{j}_effort", f"joint/{j}", -5.0, 5.0) for j in JOINTS]
-    bundle = make_policy_bundle(
-        tmp,
-        cell="gru",
-        obs_dim=12,
-        act_dim=6,
-        hidden=64,
-        observation=obs,
-        action=act,
-        control_period=0.001,
-        name="latency",
-    )
+    bundle = latency_bundle(tmp)
     me = str(Path(__file__).resolve())
     policy = [
         "-m",

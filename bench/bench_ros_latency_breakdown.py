@@ -36,9 +36,12 @@ sys.path.insert(0, str(ROOT))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_DOMAIN_ID", str(60 + os.getpid() % 40))
 
-from bench.bench_ros_latency import JOINTS, _init_ros, role_sender  # noqa: E402
+from bench.bench_ros_latency import JOINTS, _init_ros, latency_bundle, role_sender  # noqa: E402
 
 STAGES = ("read", "controller step", "onnxruntime run", "command message", "publish")
+# the policy node's parameters besides the bundle (the same as bench_ros_latency.py's event mode)
+POLICY_PARAMS = {"autostart": True, "command_type": "joint_state", "joint_command_field": "effort",
+                 "fade_in": 0.0, "watchdog_periods": 50.0, "mode": "event"}  # fmt: skip
 
 
 def role_receiver(ns: str, out: str) -> None:
@@ -47,13 +50,14 @@ def role_receiver(ns: str, out: str) -> None:
     from sensor_msgs.msg import JointState
 
     from rnn_control.ros.common import qos_profile
+    from rnn_control.ros.messages import stamp_ns
 
     node = rclpy.create_node("receiver", namespace=ns)
     got: list[tuple[int, int]] = []
 
     def on_command(msg: JointState) -> None:
         now = time.time_ns()
-        got.append((msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, now))
+        got.append((stamp_ns(msg.header.stamp), now))
 
     node.create_subscription(JointState, "command", on_command, qos_profile("reliable", 1000))
     while not stop:
@@ -79,12 +83,10 @@ def role_node(kind: str, ns: str, bundle: str, executor: str, out: str) -> None:
     from sensor_msgs.msg import JointState
 
     from rnn_control.ros.common import make_executor, qos_profile
+    from rnn_control.ros.messages import stamp_ns
 
     calls: list[tuple[int, int, int]] = []  # (sensor stamp, callback entered, callback returned)
     stages: dict[str, list[int]] = {s: [] for s in STAGES}
-
-    def stamp(msg: JointState) -> int:
-        return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
 
     if kind == "relay":  # the same relay as bench_ros_latency.py
         node = rclpy.create_node("relay", namespace=ns)
@@ -96,7 +98,7 @@ def role_node(kind: str, ns: str, bundle: str, executor: str, out: str) -> None:
             out_msg.header.stamp = msg.header.stamp
             out_msg.effort = msg.position
             pub.publish(out_msg)
-            calls.append((stamp(msg), t0, time.time_ns()))
+            calls.append((stamp_ns(msg.header.stamp), t0, time.time_ns()))
 
         node.create_subscription(JointState, "joint_states", relay, qos_profile("sensor_data", 5))
     else:
@@ -104,11 +106,7 @@ def role_node(kind: str, ns: str, bundle: str, executor: str, out: str) -> None:
 
         from rnn_control.ros.policy_node import PolicyNode
 
-        params = {
-            "bundle": bundle, "autostart": True, "command_type": "joint_state",
-            "joint_command_field": "effort", "fade_in": 0.0, "watchdog_periods": 50.0,
-            "mode": "event", "executor": executor,
-        }  # fmt: skip
+        params = {**POLICY_PARAMS, "bundle": bundle, "executor": executor}
         node = PolicyNode(
             namespace=ns, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
         )
@@ -117,7 +115,7 @@ def role_node(kind: str, ns: str, bundle: str, executor: str, out: str) -> None:
         def timed_on_sensor(group: str, msg: JointState) -> None:
             t0 = time.time_ns()
             on_sensor(group, msg)
-            calls.append((stamp(msg), t0, time.time_ns()))
+            calls.append((stamp_ns(msg.header.stamp), t0, time.time_ns()))
 
         node._on_sensor = timed_on_sensor
         node.assembler.on_message = _timed(stages["read"], node.assembler.on_message)
@@ -189,9 +187,7 @@ def in_process(bundle: Path, calls: int = 3000) -> None:
     from rnn_control.ros.policy_node import PolicyNode
 
     rclpy.init()
-    params = {"bundle": str(bundle), "autostart": True, "command_type": "joint_state",
-              "joint_command_field": "effort", "fade_in": 0.0, "watchdog_periods": 1e6,
-              "mode": "event"}  # fmt: skip
+    params = {**POLICY_PARAMS, "bundle": str(bundle)}
     node = PolicyNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     node.command_pub.publish = lambda msg: None
     msgs = []
@@ -240,16 +236,8 @@ def main() -> int:
 
     import numpy as np
 
-    from rnn_control.runtime import ActionField, ObservationField
-    from tests.bundles import make_policy_bundle
-
     tmp = Path(tempfile.mkdtemp(prefix="ros_breakdown_"))
-    obs = [
-        ObservationField(f"{j}_{f}", f"joint_state/{f}/{j}") for j in JOINTS for f in ("position", "velocity")
-    ]
-    act = [ActionField(f"{j}_effort", f"joint/{j}", -5.0, 5.0) for j in JOINTS]
-    bundle = make_policy_bundle(tmp, cell="gru", obs_dim=12, act_dim=6, hidden=64, observation=obs,
-                                action=act, control_period=0.001, name="latency")  # fmt: skip
+    bundle = latency_bundle(tmp)
     if args.in_process:
         in_process(bundle)
         return 0

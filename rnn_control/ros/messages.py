@@ -118,8 +118,7 @@ class SensorReader:
             return reason
         stamp = 0
         if self.stamped:
-            t = msg.header.stamp
-            stamp = t.sec * 1_000_000_000 + t.nanosec
+            stamp = stamp_ns(msg.header.stamp)
             if self.limits.check_stamps and stamp:  # 0: an unstamped publisher, nothing to check
                 if stamp < self.last_stamp_ns:
                     return "out_of_order_stamp"

@@ -63,6 +63,7 @@ from rnn_control.ros.messages import (
     ObservationAssembler,
     ReaderLimits,
     make_writer,
+    stamp_ns,
     time_msg,
 )
 from rnn_control.runtime import Controller
@@ -457,10 +458,10 @@ class PolicyNode(LifecycleNode):
         dt = self.period if self.last_tick is None else mono - self.last_tick
         if stamp is None or not self._stamp_dt:
             return dt
-        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
-        previous, self._last_stamp_ns = self._last_stamp_ns, stamp_ns
+        now_stamp = stamp_ns(stamp)
+        previous, self._last_stamp_ns = self._last_stamp_ns, now_stamp
         if self.last_tick is not None:
-            stamp_dt = (stamp_ns - previous) * 1e-9
+            stamp_dt = (now_stamp - previous) * 1e-9
             if 0.0 < stamp_dt <= self.settings.watchdog_periods * self.period:
                 return stamp_dt
         return dt
