@@ -264,6 +264,7 @@ class PolicyNode(LifecycleNode):
 
         self.settings, self.controller, self.assembler, self.writer = s, controller, assembler, writer
         self.period = period
+        self.watchdog_timeout = s.watchdog_periods * period  # seconds a sensor may stay silent
         self._trigger = s.trigger if s.mode == "event" else None  # the group whose messages step
         self._stamp_dt = s.dt_source == "stamp"
         self._last_stamp_ns = 0
@@ -312,7 +313,7 @@ class PolicyNode(LifecycleNode):
         if self.settings.mode == "timer":
             self._control_timer = self.create_timer(self.period, self._on_timer, clock=steady)
         else:  # event mode: only the watchdog runs on a timer, at a quarter of its timeout
-            check = max(self.period, self.settings.watchdog_periods * self.period / 4)
+            check = max(self.period, self.watchdog_timeout / 4)
             self._control_timer = self.create_timer(check, self._on_watchdog_timer, clock=steady)
         self._publish(self.safe)
         self.get_logger().info(f"active: fading in over {self.settings.fade_in:.2f} s")
@@ -433,7 +434,7 @@ class PolicyNode(LifecycleNode):
             return "estop"
         if not self.assembler.ready():
             return "waiting for sensors"
-        stale = self.assembler.stale_groups(mono, self.settings.watchdog_periods * self.period)
+        stale = self.assembler.stale_groups(mono, self.watchdog_timeout)
         if stale:
             if not self.watchdog_latched:
                 self.watchdog_latched = True
@@ -462,7 +463,7 @@ class PolicyNode(LifecycleNode):
         previous, self._last_stamp_ns = self._last_stamp_ns, now_stamp
         if self.last_tick is not None:
             stamp_dt = (now_stamp - previous) * 1e-9
-            if 0.0 < stamp_dt <= self.settings.watchdog_periods * self.period:
+            if 0.0 < stamp_dt <= self.watchdog_timeout:
                 return stamp_dt
         return dt
 
