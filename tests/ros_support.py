@@ -87,6 +87,7 @@ class Probe:
         self.node: Node = rclpy.create_node(name)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
+        self._clients: dict[str, Any] = {}  # service name -> client, kept for the probe's life
         self.diagnostics: dict[str, dict[str, str]] = {}
         self.diag_levels: dict[str, int] = {}
 
@@ -131,11 +132,18 @@ class Probe:
             self.executor.spin_once(timeout_sec=0.01)
 
     def call(self, srv_type: type, name: str, request: Any = None, timeout: float = 10.0) -> Any:
-        client = self.node.create_client(srv_type, name)
-        self.spin_until(client.service_is_ready, timeout, f"service {name}")
+        client = self._clients.get(name)
+        if client is None:
+            client = self.node.create_client(srv_type, name)
+            self.spin_until(client.service_is_ready, timeout, f"service {name}")
+            # service_is_ready() sees the server's request reader, but the server may not have
+            # matched this client's response reader yet, and a response sent before that is lost
+            # (Fast DDS logs "failed to send response (timeout)"; a CI run failed on it). Let
+            # discovery settle once per client; later calls reuse it.
+            self.spin_for(0.5)
+            self._clients[name] = client
         future = client.call_async(request or srv_type.Request())
         self.spin_until(future.done, timeout, f"response of {name}")
-        self.node.destroy_client(client)
         return future.result()
 
     def close(self) -> None:
