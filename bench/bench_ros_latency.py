@@ -159,7 +159,7 @@ def role_receiver(ns: str, out: str) -> None:
 def latency_bundle(tmp: Path) -> Path:
     """The node under test's bundle: GRU-64 reading the 6 joints' position and velocity from a
     JointState, 6 effort outputs, 1 kHz control period (random weights, made here)."""
-    from rnn_control.runtime import ActionField, ObservationField
+    from rnn_control.contract import ActionField, ObservationField
     from tests.bundles import make_policy_bundle
 
     fields = ("position", "velocity")

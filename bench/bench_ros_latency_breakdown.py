@@ -120,7 +120,7 @@ def role_node(kind: str, ns: str, bundle: str, executor: str, out: str) -> None:
         node._on_sensor = timed_on_sensor
         node.assembler.on_message = _timed(stages["read"], node.assembler.on_message)
         node.controller.step = _timed(stages["controller step"], node.controller.step)
-        node.controller.policy.run = _timed(stages["onnxruntime run"], node.controller.policy.run)
+        node.controller.stepper.run = _timed(stages["onnxruntime run"], node.controller.stepper.run)
         node.writer.make = _timed(stages["command message"], node.writer.make)
         node.command_pub.publish = _timed(stages["publish"], node.command_pub.publish)
     ex = make_executor(executor)

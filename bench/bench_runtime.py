@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rnn_control.export.onnx_graph import save_model, set_metadata
 from rnn_control.export.parity import Rollout, replay_parity
 from rnn_control.export.variants import to_fp16, to_int8
-from rnn_control.runtime import Controller, Policy, load_metadata
+from rnn_control.runtime import Controller, Stepper, read_bundle_metadata
 from rnn_control.runtime.session import session_options
 from tests.bundles import TinyPolicy, make_policy_bundle
 
@@ -115,8 +115,8 @@ def stats(ns: np.ndarray) -> dict[str, float]:
 
 def contenders(path: Path, model: TinyPolicy) -> dict[str, object]:
     """name -> step callable, each carrying its own recurrent state."""
-    policy = Policy.load(path, providers="cpu")
-    controller = Controller(Policy.load(path, providers="cpu"))
+    policy = Stepper.load(path, providers="cpu")
+    controller = Controller(Stepper.load(path, providers="cpu"))
     sess = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
     lstm = model.core.cell == "lstm"
     zeros = policy.state
@@ -140,7 +140,7 @@ def contenders(path: Path, model: TinyPolicy) -> dict[str, object]:
         return a
 
     return {
-        "runtime Policy.step": policy.step,
+        "runtime Stepper.step": policy.step,
         "runtime Controller.step": controller.step,
         "plain session.run": session_run,
         "numpy floor": NumpyCell(model).step,
@@ -165,7 +165,7 @@ def bench_config(
     steppers = contenders(path, model)
     # sanity: all contenders compute the same thing
     ref = steppers["PyTorch eager"](observations[0]).numpy().reshape(-1)
-    for name in ("runtime Policy.step", "plain session.run", "numpy floor"):
+    for name in ("runtime Stepper.step", "plain session.run", "numpy floor"):
         got = np.asarray(steppers[name](observations[0])).reshape(-1)
         assert np.abs(got - ref).max() < 1e-4, (name, got, ref)
     samples: dict[str, list[np.ndarray]] = {k: [] for k in steppers}
@@ -182,7 +182,7 @@ def bench_config(
 def bench_variants(path: Path, steps: int, rounds: int, tmp: Path) -> dict:
     import onnx
 
-    meta = load_metadata(path)
+    meta = read_bundle_metadata(path)
     proto = onnx.load(str(path))
     rng = np.random.default_rng(1)
     rollout = Rollout(
@@ -196,7 +196,7 @@ def bench_variants(path: Path, steps: int, rounds: int, tmp: Path) -> dict:
         var = convert(proto)
         set_metadata(var, meta)
         paths[name] = save_model(var, tmp / f"{path.stem}.{name}.onnx")
-    policies = {k: Policy.load(p, providers="cpu") for k, p in paths.items()}
+    policies = {k: Stepper.load(p, providers="cpu") for k, p in paths.items()}
     observations = np.stack(rollout.inputs)
     samples: dict[str, list[np.ndarray]] = {k: [] for k in policies}
     for p in policies.values():
@@ -279,7 +279,7 @@ def main() -> int:
             floor, eager, rt = (
                 lat["numpy floor"]["p50"],
                 lat["PyTorch eager"]["p50"],
-                lat["runtime Policy.step"],
+                lat["runtime Stepper.step"],
             )
             print(f"\n### {cell.upper()} hidden {hidden}\n")
             print("| contender | p50 us | p99 us | max us | p99/p50 | p50 / numpy floor | vs PyTorch |")

@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnn_control.models import RecurrentCore, RunningNormalizer, register_model
-from rnn_control.runtime.metadata import (
+from rnn_control.contract.metadata import (
     SCHEMA_VERSION,
     ActionField,
     BundleMetadata,
     ObservationField,
 )
+from rnn_control.models import RecurrentCore, RunningNormalizer, register_model
 
 State = tuple[Tensor, ...]
 

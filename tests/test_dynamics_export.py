@@ -10,7 +10,7 @@ from rnn_control.models import RecurrentDynamicsModel
 
 onnxruntime = pytest.importorskip("onnxruntime")
 onnx_graph = pytest.importorskip("rnn_control.export.onnx_graph")
-from rnn_control.runtime.metadata import ActionField, BundleMetadata, ObservationField  # noqa: E402
+from rnn_control.contract.metadata import ActionField, BundleMetadata, ObservationField  # noqa: E402
 
 
 @pytest.mark.parametrize("cell", ["lstm"])  # h and c; gru is the same graph minus c

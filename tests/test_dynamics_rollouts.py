@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnn_control.envs import EnvConfig
 from rnn_control.errors import ConfigError
+from rnn_control.scenario import EnvConfig
 from rnn_control.train.exploration import make_exploration
 from rnn_control.train.rollouts import EpisodeDataset, collect_rollouts
 

@@ -13,7 +13,7 @@ import torch
 
 from rnn_control.errors import BundleError, CheckpointError
 from rnn_control.export.exporter import ExportOptions, export_checkpoint
-from rnn_control.runtime import Controller, Policy, load_metadata
+from rnn_control.runtime import Controller, Stepper, read_bundle_metadata
 from tests.bundles import write_checkpoint
 from tests.cli import run_cli
 
@@ -50,7 +50,7 @@ def test_export_policy_every_cell_with_parity(tmp_path, cell, inputs, outputs):
     ckpt = write_checkpoint(tmp_path, cell=cell, layers=2 if cell == "lstm" else 1)
     result = export_checkpoint(ckpt, tmp_path / "model.onnx")
     _check_bundle_file(result.path, inputs, outputs)
-    meta = load_metadata(result.path)
+    meta = read_bundle_metadata(result.path)
     parity = meta.parity["torch_vs_onnxruntime"]
     assert parity["steps"] >= 1000 and parity["episodes"] >= 3  # forced mid reset + natural ones
     assert parity["max_abs_diff_output"] < 1e-4 and parity["max_abs_diff_state"] < 1e-4
@@ -68,7 +68,7 @@ def test_export_dynamics_bundle(tmp_path):
     assert meta.observation[2].source == "last_action/0"
     assert [f.name for f in meta.action] == ["next_obs_0", "next_obs_1"] and meta.has_std
     assert meta.parity["torch_vs_onnxruntime"]["max_abs_diff_std"] < 1e-4
-    policy = Policy.load(result.path)
+    policy = Stepper.load(result.path)
     policy.step(np.zeros(3))
     assert policy.last_std.shape == (2,) and np.all(policy.last_std > 0)
 
@@ -116,13 +116,13 @@ def test_fp16_and_int8_variants_with_parity_against_fp32(tmp_path, cell):
     assert set(result.variants) == {"fp16", "int8"}
     for name, path in result.variants.items():
         assert path.name == f"m.{name}.onnx"
-        meta = load_metadata(path)
+        meta = read_bundle_metadata(path)
         assert meta.precision == name
         vs = meta.parity["vs_fp32"]
         assert vs["steps"] >= 1000 and 0 <= vs["max_abs_diff_output"] <= vs["tolerance"]
-        policy = Policy.load(path)  # IO stays float32
+        policy = Stepper.load(path)  # IO stays float32
         assert policy.step(np.zeros(2, np.float32)).dtype == np.float32
-    int8_ops = load_metadata(result.variants["int8"]).parity["vs_fp32"]["ops"]
+    int8_ops = read_bundle_metadata(result.variants["int8"]).parity["vs_fp32"]["ops"]
     assert int8_ops.get("MatMulInteger", 0) >= 1  # the heads; the LSTM cell too
     assert int8_ops.get("DynamicQuantizeLSTM", 0) == (1 if cell == "lstm" else 0)
 
@@ -206,7 +206,7 @@ def test_export_real_policy_classes(tmp_path, overrides):
     if "env" in overrides:  # discrete: one output, the argmax index, limits [0, n - 1]
         assert (meta.action[0].low, meta.action[0].high) == (0.0, 1.0) and cmd[0] in (0.0, 1.0)
     if overrides.get("policy", {}).get("architecture") == "mlp":
-        assert meta.cell == "none" and controller.policy.state == ()
+        assert meta.cell == "none" and controller.stepper.state == ()
         _check_bundle_file(result.path, ["obs"], ["actions"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnn_control.envs import EnvConfig
+from rnn_control.scenario import EnvConfig
 from rnn_control.train import grad_flow as gf
 from rnn_control.train.rollouts import collect_rollouts
 

@@ -144,8 +144,8 @@ def _pendulum_bundle(tmp: Path, cell: str = "gru", dt_jitter: float = 0.0) -> Pa
     """A tiny random policy whose metadata names the pendulum_novel scenario (as a trained one
     would). ``dt_jitter`` > 0 adds the dt_jitter wrapper (every step lasts a random time) and reads
     the observation from a JointState (stamped; Float64MultiArray has no header)."""
+    from rnn_control.contract import ObservationField
     from rnn_control.export.onnx_graph import export_graph
-    from rnn_control.runtime import ObservationField
     from rnn_control.scenario import load_scenario
     from tests.bundles import TinyPolicy, policy_metadata
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_control.envs.registry import register_wrapper
+from rnn_control.envs import register_wrapper
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.models import build_model
 from rnn_control.scenario import load_scenario

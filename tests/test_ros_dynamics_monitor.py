@@ -12,7 +12,7 @@ import rclpy
 from std_msgs.msg import Float64, Float64MultiArray
 
 from rnn_control.ros.common import qos_profile
-from rnn_control.runtime import Policy
+from rnn_control.runtime import Stepper
 from tests.bundles import make_dynamics_bundle
 from tests.ros_support import NodeProcess, Probe
 
@@ -40,7 +40,7 @@ def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
         )  # fmt: skip
         assert proc.alive(), proc.log()
         probe.spin_for(0.3)
-        reference = Policy.load(bundle)
+        reference = Stepper.load(bundle)
         rng = np.random.default_rng(0)
         obs = rng.normal(size=3)
 

@@ -11,8 +11,8 @@ import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
+from rnn_control.contract import ActionField, ObservationField
 from rnn_control.ros.policy_node import PolicyNode
-from rnn_control.runtime import ActionField, ObservationField
 from tests.bundles import make_dynamics_bundle, make_policy_bundle
 
 pytestmark = pytest.mark.timeout(60)

@@ -26,9 +26,10 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
+from rnn_control.contract import ActionField, ObservationField
 from rnn_control.ros.common import apply_realtime_settings, events_executor_available, qos_profile
 from rnn_control.ros.messages import time_msg
-from rnn_control.runtime import ActionField, Controller, ObservationField
+from rnn_control.runtime import Controller
 from tests.bundles import make_policy_bundle
 from tests.ros_support import NodeProcess, Probe
 

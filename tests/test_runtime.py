@@ -16,18 +16,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rnn_control.contract import ActionField, ObservationField, parse_source, parse_target
 from rnn_control.errors import BundleError
 from rnn_control.runtime import (
-    ActionField,
     Controller,
     IOSpec,
     ObservationError,
-    ObservationField,
-    Policy,
     SafetyFilter,
-    load_metadata,
-    parse_source,
-    parse_target,
+    Stepper,
+    read_bundle_metadata,
     select_providers,
 )
 from tests.bundles import make_dynamics_bundle, make_policy_bundle, torch_rollout
@@ -35,7 +32,7 @@ from tests.bundles import make_dynamics_bundle, make_policy_bundle, torch_rollou
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _runtime_rollout(policy: Policy, observations: np.ndarray, resets=(), dt=None) -> np.ndarray:
+def _runtime_rollout(policy: Stepper, observations: np.ndarray, resets=(), dt=None) -> np.ndarray:
     outs = []
     for t, obs in enumerate(observations):
         if t in resets:
@@ -47,7 +44,7 @@ def _runtime_rollout(policy: Policy, observations: np.ndarray, resets=(), dt=Non
 @pytest.mark.parametrize("cell,layers", [("gru", 1), ("lstm", 2), ("rnn", 1), ("tgru", 2)])
 def test_policy_matches_pytorch_for_every_cell(tmp_path, cell, layers):
     path, model = make_policy_bundle(tmp_path, cell=cell, layers=layers, act_dim=2, return_model=True)
-    policy = Policy.load(path, providers="cpu")
+    policy = Stepper.load(path, providers="cpu")
     obs = torch.randn(300, 3, generator=torch.Generator().manual_seed(1)) * 2
     dt = 0.02 if cell == "tgru" else None
     ref, ref_state = torch_rollout(model, obs, resets=(150,), dt=dt)
@@ -61,7 +58,7 @@ def test_policy_matches_pytorch_for_every_cell(tmp_path, cell, layers):
 
 
 def test_time_aware_bundle_uses_dt(tmp_path):
-    policy = Policy.load(make_policy_bundle(tmp_path, cell="tgru"))
+    policy = Stepper.load(make_policy_bundle(tmp_path, cell="tgru"))
     obs = np.ones(3, np.float32)
     a = policy.step(obs, dt=0.02).copy()
     policy.reset()
@@ -72,7 +69,7 @@ def test_time_aware_bundle_uses_dt(tmp_path):
 
 
 def test_reset_state_and_set_state(tmp_path):
-    policy = Policy.load(make_policy_bundle(tmp_path, cell="lstm"))
+    policy = Stepper.load(make_policy_bundle(tmp_path, cell="lstm"))
     obs = np.array([0.3, -0.2, 1.0], np.float32)
     first = policy.step(obs).copy()
     saved = policy.state
@@ -88,7 +85,7 @@ def test_reset_state_and_set_state(tmp_path):
 
 def test_dynamics_bundle_outputs_mean_and_std(tmp_path):
     path, model = make_dynamics_bundle(tmp_path, cell="gru", return_model=True)
-    policy = Policy.load(path)
+    policy = Stepper.load(path)
     assert policy.metadata.kind == "dynamics" and policy.metadata.has_std
     x = np.array([0.1, 0.2, 0.3, -1.0], np.float32)
     mean = policy.step(x).copy()
@@ -109,8 +106,8 @@ def test_fresh_process_reproduces_pytorch_without_torch(tmp_path):
     np.save(tmp_path / "ref.npy", ref.numpy())
     code = f"""
 import sys, numpy as np
-from rnn_control.runtime import Policy
-p = Policy.load({str(path)!r})
+from rnn_control.runtime import Stepper
+p = Stepper.load({str(path)!r})
 obs = np.load({str(tmp_path / "obs.npy")!r}); ref = np.load({str(tmp_path / "ref.npy")!r})
 out = []
 for t, o in enumerate(obs):
@@ -134,20 +131,20 @@ print("max_abs_diff", diff)
 
 def test_missing_truncated_and_non_onnx_files(tmp_path):
     with pytest.raises(BundleError, match="no such bundle file"):
-        Policy.load(tmp_path / "nope.onnx")
+        Stepper.load(tmp_path / "nope.onnx")
     good = make_policy_bundle(tmp_path)
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(BundleError, match=r"truncated\.onnx: not a loadable ONNX model"):
-        Policy.load(truncated)
+        Stepper.load(truncated)
     text = tmp_path / "notes.onnx"
     text.write_text("this is not a model\n")
     with pytest.raises(BundleError, match="not a loadable ONNX model"):
-        Policy.load(text)
+        Stepper.load(text)
     empty = tmp_path / "empty.onnx"
     empty.write_bytes(b"")
     with pytest.raises(BundleError, match="empty"):
-        Policy.load(empty)
+        Stepper.load(empty)
 
 
 def _rewrite(path: Path, out: Path, edit) -> Path:
@@ -171,7 +168,7 @@ def test_inputs_not_following_the_convention(tmp_path):
     with pytest.raises(
         BundleError, match=r"renamed\.onnx: graph inputs .*missing \['obs'\].*unexpected \['observation'\]"
     ):
-        Policy.load(bad)
+        Stepper.load(bad)
 
 
 def test_metadata_shape_mismatch_names_tensor_and_shapes(tmp_path):
@@ -185,7 +182,7 @@ def test_metadata_shape_mismatch_names_tensor_and_shapes(tmp_path):
 
     bad = _rewrite(good, tmp_path / "lying.onnx", lie)
     with pytest.raises(BundleError, match=r"input tensor 'obs' has shape \[1, 3\], expected \[1, 4\]"):
-        Policy.load(bad)
+        Stepper.load(bad)
 
 
 def test_metadata_missing_fields(tmp_path):
@@ -201,7 +198,7 @@ def test_metadata_missing_fields(tmp_path):
     with pytest.raises(
         BundleError, match=r"nometa_field\.onnx: metadata: missing required key 'control_period'"
     ):
-        load_metadata(bad)
+        read_bundle_metadata(bad)
 
 
 def test_metadata_with_a_malformed_source_fails_at_load(tmp_path):
@@ -215,17 +212,17 @@ def test_metadata_with_a_malformed_source_fails_at_load(tmp_path):
     with pytest.raises(
         BundleError, match=r"badsrc\.onnx: metadata: observation 'obs_1': source .* not valid"
     ):
-        Policy.load(bad)
+        Stepper.load(bad)
 
 
 def test_bundle_without_metadata_and_without_sidecar(tmp_path):
     bare = _rewrite(make_policy_bundle(tmp_path), tmp_path / "bare.onnx", lambda p: p.metadata_props.clear())
     with pytest.raises(BundleError, match="no 'rnn_control' metadata and no YAML sidecar"):
-        Policy.load(bare)
+        Stepper.load(bare)
 
 
 def test_wrong_observation_length_raises_on_policy(tmp_path):
-    policy = Policy.load(make_policy_bundle(tmp_path))
+    policy = Stepper.load(make_policy_bundle(tmp_path))
     with pytest.raises(ObservationError, match=r"observation has 2 values .* expected 3"):
         policy.step(np.zeros(2))
 
@@ -247,7 +244,7 @@ def test_foreign_bundle_with_yaml_sidecar(tmp_path):
         "  - {name: hip, target: joint/hip, low: -1.0, high: 1.0, scale: 0.5}\n"
         "  - {name: knee, target: joint/knee, low: -1.0, high: 1.0}\n"
     )
-    policy = Policy.load(bare, sidecar=sidecar)
+    policy = Stepper.load(bare, sidecar=sidecar)
     meta = policy.metadata
     assert (meta.cell, meta.num_layers, meta.hidden_size, meta.producer) == ("lstm", 1, 8, "sidecar")
     obs = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
@@ -268,7 +265,7 @@ def test_sidecar_with_wrong_sizes_is_rejected(tmp_path):
         "action: [{name: u, target: vector/0, low: -1, high: 1}]\n"
     )
     with pytest.raises(BundleError, match=r"'obs' has shape \[1, 3\], expected \[1, 1\]"):
-        Policy.load(tmp_path / "x.onnx")
+        Stepper.load(tmp_path / "x.onnx")
 
 
 # ----------------------------------------------------------------------------- IO spec
@@ -304,8 +301,8 @@ def test_iospec_builds_observations_and_commands():
     assert spec.build_observation({"v": 2.0, "x": 1.0, "ignored": 9}).tolist() == [1.0, 2.0]
     with pytest.raises(KeyError, match=r"missing: \['v'\]"):
         spec.build_observation({"x": 1.0})
-    assert spec.to_command(np.array([1.0], np.float32)).tolist() == [2.5]
-    assert [i for i, _ in spec.sources_in_group("joint_state")] == [1]
+    assert [s.group for s in spec.sources] == ["vector", "joint_state"]
+    assert (spec.scale.tolist(), spec.offset.tolist(), spec.targets[0].path) == ([2.0], [0.5], ("j",))
 
 
 # ----------------------------------------------------------------------------- safety filter
@@ -341,7 +338,7 @@ def test_controller_fails_safe_on_bad_observations(tmp_path):
     controller = Controller.load(make_policy_bundle(tmp_path, action=action))
     good = np.array([0.1, 0.2, 0.3])
     controller.step(good)
-    assert any(s.any() for s in controller.policy.state)
+    assert any(s.any() for s in controller.stepper.state)
     for bad, counter in (
         (np.array([0.1, np.nan, 0.3]), "non_finite_observation"),
         (np.zeros(5), "bad_observation_length"),
@@ -351,11 +348,10 @@ def test_controller_fails_safe_on_bad_observations(tmp_path):
         cmd = controller.step(bad)
         assert cmd.tolist() == [0.25]
         assert controller.counters[counter] >= 1
-        assert all(not s.any() for s in controller.policy.state)  # state reset
+        assert all(not s.any() for s in controller.stepper.state)  # state reset
     assert controller.counters["resets"] == 4
     cmd = controller.step(good, dt=float("nan"))  # bad dt: counted, nominal period used
     assert np.isfinite(cmd).all() and controller.counters["bad_dt"] == 1
-    assert controller.step_named({"obs_0": 0.1, "obs_1": 0.2}).tolist() == [0.25]
 
 
 def test_controller_replaces_non_finite_output_and_resets_state(tmp_path):
@@ -363,11 +359,11 @@ def test_controller_replaces_non_finite_output_and_resets_state(tmp_path):
         make_policy_bundle(tmp_path, action=[ActionField("u", "vector/0", -1, 1, safe=0.0)])
     )
     controller.step(np.ones(3))
-    controller.policy.set_state([np.full((1, 1, 16), np.inf, np.float32)])  # output goes non-finite
+    controller.stepper.set_state([np.full((1, 1, 16), np.inf, np.float32)])  # output goes non-finite
     cmd = controller.step(np.ones(3))
     assert cmd.tolist() == [0.0]
     assert controller.counters["non_finite_output"] + controller.counters["non_finite_state"] == 1
-    assert controller.policy.state_is_finite()
+    assert controller.stepper.state_is_finite()
     assert np.isfinite(controller.step(np.ones(3))).all()
 
 
@@ -399,7 +395,7 @@ def test_provider_selection():
 def test_cpu_path_and_cuda_fallback_are_logged(tmp_path, caplog):
     path = make_policy_bundle(tmp_path)
     with caplog.at_level(logging.INFO, logger="rnn_control.runtime"):
-        assert Policy.load(path, providers="cpu").provider == "CPUExecutionProvider"
+        assert Stepper.load(path, providers="cpu").provider == "CPUExecutionProvider"
     assert "running on CPUExecutionProvider" in caplog.text
     caplog.clear()
     import onnxruntime as ort
@@ -407,7 +403,7 @@ def test_cpu_path_and_cuda_fallback_are_logged(tmp_path, caplog):
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("CUDA available here; fallback path not reachable")
     with caplog.at_level(logging.INFO, logger="rnn_control.runtime"):
-        policy = Policy.load(path, providers="cuda")
+        policy = Stepper.load(path, providers="cuda")
     assert policy.provider == "CPUExecutionProvider"
     assert (
         "CUDAExecutionProvider not available" in caplog.text
@@ -435,7 +431,7 @@ def test_controller_never_raises_and_stays_in_limits(tmp_path_factory, obs, dt):
     cmd = controller.step(np.array(obs, dtype=np.float64), dt)
     assert cmd.shape == (2,) and np.isfinite(cmd).all()
     assert -1.0 <= cmd[0] <= 1.0 and 0.0 <= cmd[1] <= 3.0
-    assert controller.policy.state_is_finite()
+    assert controller.stepper.state_is_finite()
 
 
 def test_tensorrt_request_with_engine_cache_falls_back_to_cpu(tmp_path, caplog):
@@ -451,10 +447,10 @@ def test_tensorrt_request_with_engine_cache_falls_back_to_cpu(tmp_path, caplog):
         controller = Controller.load(
             make_policy_bundle(tmp_path), providers="tensorrt", provider_options=options
         )
-    assert controller.policy.provider == "CPUExecutionProvider"
+    assert controller.stepper.provider == "CPUExecutionProvider"
     assert "TensorrtExecutionProvider not available" in caplog.text
-    controller.policy.warmup(5)
-    assert all(not s.any() for s in controller.policy.state)
+    controller.stepper.warmup(5)
+    assert all(not s.any() for s in controller.stepper.state)
 
 
 def test_inspect_foreign_bundle_with_sidecar(tmp_path):

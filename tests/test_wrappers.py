@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from rnn_control.envs import EnvConfig, ensure_registered, make_env
-from rnn_control.envs.scenarios import NAMESPACE, SCENARIO_IDS
+from rnn_control.envs import make_env, register_scenario_envs
+from rnn_control.envs.gym_ids import NAMESPACE, SCENARIO_IDS
 from rnn_control.envs.timing import control_period
 from rnn_control.errors import ConfigError
-from rnn_control.scenario import load_scenario
+from rnn_control.scenario import EnvConfig, load_scenario
 
 
 def env_with(env_id: str, *wrappers: dict) -> gym.Env:
@@ -133,7 +133,7 @@ def test_bad_wrapper_parameters_are_config_errors():
 
 @pytest.mark.parametrize("env_id", sorted(SCENARIO_IDS))
 def test_registered_scenarios_pass_check_env(env_id):
-    ensure_registered()
+    register_scenario_envs()
     env = gym.make(f"{NAMESPACE}/{env_id}")
     check_env(env.unwrapped, skip_render_check=True)  # the scenario's whole wrapper stack
     obs, _ = env.reset(seed=0)

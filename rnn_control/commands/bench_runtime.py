@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--controller",
         action="store_true",
-        help="time Controller.step (IO spec + safety filter) instead of Policy.step",
+        help="time Controller.step (IO spec + safety filter) instead of Stepper.step",
     )
     parser.add_argument("--sidecar", type=Path, help="YAML IO sidecar for foreign bundles")
     parser.add_argument("--trt-cache", type=Path, help="TensorRT engine cache directory (TensorRT provider)")
@@ -41,11 +41,11 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rnn_control.errors import RnnControlError
-    from rnn_control.runtime import Controller, Policy
+    from rnn_control.runtime import Controller, Stepper
 
     if args.steps < 1000:
         raise RnnControlError(f"--steps must be >= 1000 for meaningful percentiles, got {args.steps}")
-    policy = Policy.load(
+    policy = Stepper.load(
         args.bundle, providers=args.providers, intra_op_threads=args.threads, sidecar=args.sidecar
     )
     step = Controller(policy).step if args.controller else policy.step
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         samples[i] = clock() - t0
     s = latency_stats(samples)
     m = policy.metadata
-    what = "Controller.step" if args.controller else "Policy.step"
+    what = "Controller.step" if args.controller else "Stepper.step"
     print(
         f"{args.bundle.name}: {m.cell} {m.num_layers}x{m.hidden_size} {m.precision}, {policy.provider}, "
         f"{args.threads} thread(s), {what}, {args.steps} steps"

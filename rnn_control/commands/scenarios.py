@@ -6,7 +6,11 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--check", action="store_true", help="also load and validate every scenario")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="also validate every scenario: its schema, and that its env builds with its wrappers",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,5 +21,7 @@ def run(args: argparse.Namespace) -> int:
         data = load_yaml(resolve_scenario(name))
         print(f"{name:28s} {data.get('description', '')}")
         if args.check:
-            load_scenario(name)
+            from rnn_control.envs import make_env
+
+            make_env(load_scenario(name).env).close()
     return 0

@@ -165,9 +165,9 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
 
 
 def _control_period(ctx: DemoContext) -> float:
-    from rnn_control.runtime import load_metadata
+    from rnn_control.runtime import read_bundle_metadata
 
-    return float(load_metadata(ctx.run.policy_bundle).control_period)
+    return float(read_bundle_metadata(ctx.run.policy_bundle).control_period)
 
 
 def _episodes_done(path: Path) -> int:
@@ -255,9 +255,9 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
         n = min(len(obs), len(cmds))
         if n < 2:
             return
-        from rnn_control.runtime import Policy
+        from rnn_control.runtime import Stepper
 
-        model = Policy.load(ctx.run.dynamics_bundle)
+        model = Stepper.load(ctx.run.dynamics_bundle)
         pred = []
         for t in range(n - 1):
             if t in starts:

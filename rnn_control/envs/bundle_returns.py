@@ -6,6 +6,8 @@ from pathlib import Path
 
 from rnn_control.envs.actions import command_to_env_action
 from rnn_control.envs.factory import make_env
+from rnn_control.runtime import Controller, read_bundle_metadata
+from rnn_control.scenario import scenario_from_dict
 
 
 def bundle_returns(bundle: str | Path, episodes: int, seed: int = 0, dt: float | None = None) -> list[float]:
@@ -16,12 +18,9 @@ def bundle_returns(bundle: str | Path, episodes: int, seed: int = 0, dt: float |
     (``info["dt"]``, e.g. from the dt_jitter wrapper), which is what the policy node takes from
     the sensor stamps; ``dt`` given here replaces it by a constant (to see what the wrong dt costs).
     """
-    from rnn_control.runtime import Controller, load_metadata
-    from rnn_control.scenario import scenario_from_dict
-
     controller = Controller.load(bundle)
     spec = controller.spec
-    env = make_env(scenario_from_dict(load_metadata(bundle).scenario).env)
+    env = make_env(scenario_from_dict(read_bundle_metadata(bundle).scenario).env)
     returns = []
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)

@@ -1,23 +1,34 @@
-"""Build single and vectorised environments from an :class:`EnvConfig`."""
+"""Build single and vectorised environments from a scenario's ``env:`` section."""
 
 from __future__ import annotations
 
+import difflib
+
 import gymnasium as gym
 
-from rnn_control.envs.config import EnvConfig
-from rnn_control.envs.registry import WRAPPERS, ensure_registered
+from rnn_control.envs.wrappers import apply_wrapper
+from rnn_control.errors import ConfigError
+from rnn_control.scenario import EnvConfig
+
+
+def check_env_config(cfg: EnvConfig, where: str = "env") -> None:
+    """``ConfigError`` unless ``cfg.id`` names an installed Gymnasium env (with close matches)."""
+    if cfg.id not in gym.registry:
+        close = difflib.get_close_matches(cfg.id, list(gym.registry), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"{where}.id: unknown Gymnasium env '{cfg.id}'{hint}")
 
 
 def make_env(cfg: EnvConfig, seed: int | None = None, render_mode: str | None = None) -> gym.Env:
     """One environment with the scenario's wrappers applied (innermost first)."""
-    ensure_registered()
+    check_env_config(cfg)
     kwargs = dict(cfg.kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     env = gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps, **kwargs)
     for i, item in enumerate(cfg.wrappers):
         name, params = next(iter(item.items()))
-        env = WRAPPERS[name].apply(env, params, f"env.wrappers[{i}].{name}")
+        env = apply_wrapper(env, name, params, f"env.wrappers[{i}].{name}")
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)
@@ -30,6 +41,7 @@ def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, seed: int = 0) -> 
     With ``AutoresetMode.SAME_STEP`` the observation returned on a terminal step is already the
     first observation of the next episode; the terminal one is in ``info["final_obs"]``.
     """
+    check_env_config(cfg)
     n = num_envs or cfg.num_envs
     fns = [lambda i=i: make_env(cfg) for i in range(n)]
     mode = gym.vector.AutoresetMode.SAME_STEP

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnn_control.envs.config import EnvConfig
 from rnn_control.envs.factory import make_env
 from rnn_control.errors import BundleError
+from rnn_control.scenario import EnvConfig
 
 State = tuple[np.ndarray, ...]  # each [layers, 1, hidden]
 

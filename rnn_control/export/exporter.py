@@ -21,12 +21,15 @@ import onnx
 import onnxruntime
 import torch
 
+from rnn_control.contract.metadata import BundleMetadata
 from rnn_control.errors import BundleError, CheckpointError
 from rnn_control.export.layout import metadata_from_checkpoint
 from rnn_control.export.onnx_graph import DYNAMO, OPSET, export_graph, save_model, set_metadata
 from rnn_control.export.parity import Rollout, closed_loop_parity, replay_parity
 from rnn_control.export.variants import op_counts, simplify, to_fp16, to_int8
-from rnn_control.runtime.metadata import BundleMetadata
+from rnn_control.models import build_model
+from rnn_control.scenario import scenario_from_dict
+from rnn_control.train.checkpoint import load_checkpoint
 
 log = logging.getLogger("rnn_control.export")
 
@@ -77,10 +80,6 @@ def export_checkpoint(
 ) -> ExportResult:
     """Export ``checkpoint`` to ``output`` (``.onnx``); variants go beside it as
     ``<stem>.fp16.onnx`` / ``<stem>.int8.onnx``."""
-    from rnn_control.models import build_model
-    from rnn_control.scenario import scenario_from_dict
-    from rnn_control.train.checkpoint import load_checkpoint
-
     opts = options or ExportOptions()
     checkpoint, output = Path(checkpoint), Path(output)
     ckpt = load_checkpoint(checkpoint)

@@ -27,8 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from rnn_control.atomic import atomic_path
+from rnn_control.contract.metadata import METADATA_KEY, BundleMetadata
 from rnn_control.errors import BundleError
-from rnn_control.runtime.metadata import METADATA_KEY, BundleMetadata
 
 OPSET = 18
 DYNAMO = True

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnn_control.runtime.policy import Policy
+from rnn_control.runtime.stepper import Stepper
 
 
 @dataclass
@@ -41,7 +41,7 @@ def closed_loop_parity(
 
     from rnn_control.envs import make_env
 
-    policy = Policy.load(bundle, providers="cpu")
+    policy = Stepper.load(bundle, providers="cpu")
     meta = policy.metadata
     env = make_env(env_cfg, seed=seed)
     rng = np.random.default_rng(seed)
@@ -99,7 +99,7 @@ def closed_loop_parity(
 
 def replay_parity(reference: str | Path, variant: str | Path, rollout: Rollout) -> dict[str, Any]:
     """Open-loop replay of a recorded rollout through two bundles: max abs output/state difference."""
-    ref, var = Policy.load(reference, providers="cpu"), Policy.load(variant, providers="cpu")
+    ref, var = Stepper.load(reference, providers="cpu"), Stepper.load(variant, providers="cpu")
     resets = set(rollout.resets)
     max_out = max_state = 0.0
     scale = 0.0

@@ -1,11 +1,11 @@
 """Torch models: recurrent cores, normalisation, dynamics models and policies."""
 
-from rnn_control.models.config import CELLS, ModelConfig
 from rnn_control.models.cores import RecurrentCore, State, reset_state
 from rnn_control.models.dynamics import DynamicsModel, RecurrentDynamicsModel
 from rnn_control.models.normalizer import RunningNormalizer
 from rnn_control.models.registry import build_model, register_model
 from rnn_control.models.window_mlp import WindowMLPDynamicsModel
+from rnn_control.scenario.model import CELLS, ModelConfig
 
 __all__ = [
     "CELLS",

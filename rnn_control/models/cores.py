@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnn_control.models.config import CELLS, ModelConfig
+from rnn_control.scenario.model import CELLS, ModelConfig
 
 State = tuple[Tensor, ...]
 

@@ -6,7 +6,6 @@ and constructor kwargs in every checkpoint, so exporters and evaluators never gu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -38,5 +37,3 @@ def build_model(ckpt: dict[str, Any], load_state: bool = True) -> nn.Module:
             raise CheckpointError(f"checkpoint weights do not fit {name}: {exc}") from exc
     return model.eval()
 
-
-ModelFactory = Callable[..., nn.Module]

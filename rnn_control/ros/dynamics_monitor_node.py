@@ -43,7 +43,7 @@ from rnn_control.ros.common import (
     run_node,
 )
 from rnn_control.ros.messages import SENSOR_MSG_TYPES, CommandReader, ObservationAssembler, ReaderLimits
-from rnn_control.runtime import Policy
+from rnn_control.runtime import Stepper
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "bundle": ("", "path of the dynamics bundle (.onnx)"),
@@ -82,7 +82,7 @@ class DynamicsMonitorNode(Node):
         try:
             if not str(p("bundle")):
                 raise RnnControlError("parameter 'bundle' is empty: set it to a dynamics bundle (.onnx)")
-            self.model = Policy.load(bundle, providers=str(p("providers")))
+            self.model = Stepper.load(bundle, providers=str(p("providers")))
         except Exception as exc:
             raise SystemExit(f"dynamics_monitor: {exc}") from None
         meta = self.model.metadata

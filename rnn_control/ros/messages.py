@@ -29,7 +29,7 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from rnn_control.runtime import parse_source, parse_target
+from rnn_control.contract.fields import parse_source, parse_target
 
 # Why a sensor message was dropped. Every reason is a diagnostics counter ("rejected_<reason>").
 REJECT_REASONS = (
@@ -44,7 +44,6 @@ REJECT_REASONS = (
     "future_stamp",  # header stamp further in the future than stamp_tolerance
 )
 
-SENSOR_GROUPS = ("joint_state", "imu", "odometry", "twist", "vector")
 SENSOR_MSG_TYPES: dict[str, type] = {
     "joint_state": JointState,
     "imu": Imu,

@@ -198,7 +198,8 @@ class PolicyNode(LifecycleNode):
         self.get_logger().info(
             f"configured: {Path(s.bundle).name} ({c.metadata.cell}, obs {c.spec.obs_dim} from "
             f"{inputs} -> {c.spec.act_dim} x {s.command_type} on "
-            f"'{s.command_topic}'), {s.mode} mode at {1.0 / self.period:.1f} Hz, provider {c.policy.provider}"
+            f"'{s.command_topic}'), {s.mode} mode at {1.0 / self.period:.1f} Hz, "
+            f"provider {c.stepper.provider}"
         )
         return SUCCESS
 
@@ -486,7 +487,7 @@ class PolicyNode(LifecycleNode):
                 command = self.safe + alpha * (command - self.safe)
             if self.obs_pub is not None:
                 self.obs_pub.publish(Float64MultiArray(data=obs.tolist()))
-                raw = getattr(self.controller.policy, "last_output", command)
+                raw = getattr(self.controller.stepper, "last_output", command)
                 self.raw_pub.publish(Float64MultiArray(data=np.asarray(raw, dtype=np.float64).tolist()))
         self.last_command = command
         self._publish(command, stamp)

@@ -34,6 +34,7 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
+from rnn_control.contract.layout import bundle_layout
 from rnn_control.ros.common import qos_profile, run_node
 from rnn_control.ros.messages import (
     COMMAND_TYPES,
@@ -42,6 +43,8 @@ from rnn_control.ros.messages import (
     SensorMessageBuilder,
     time_msg,
 )
+from rnn_control.runtime import read_bundle_metadata
+from rnn_control.scenario import load_scenario, scenario_from_dict
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "bundle": ("", "policy bundle whose metadata holds the scenario and IO layout"),
@@ -88,6 +91,8 @@ class SimBridgeNode(Node):
             joint_command_field=str(p("joint_command_field")),
         )
         self.period = float(p("control_period")) or bundle_period
+        if not self.period:
+            raise SystemExit("sim_bridge: the env does not say its time step; set parameter control_period")
         self.mode = str(p("mode"))
         # lockstep stamps: simulated time since the bridge started (steps x their dt), so a
         # time-aware policy node that takes dt from stamps sees the simulated step durations
@@ -152,39 +157,27 @@ class SimBridgeNode(Node):
 
     def _make_env(self):
         """(env, observation fields, action fields, control period) from the bundle or scenario."""
-        from rnn_control.envs import make_env  # lazy: gymnasium is never needed on a robot
+        from rnn_control.envs import control_period, describe_spaces, make_env  # lazy: never on a robot
         from rnn_control.envs.actions import command_to_env_action
-        from rnn_control.runtime import load_metadata
-        from rnn_control.scenario import load_scenario, scenario_from_dict
 
         self._to_env_action = command_to_env_action
-
         bundle, scenario_name = str(self._param("bundle")), str(self._param("scenario"))
+        seed = int(self._param("seed"))
         if bundle:
-            meta = load_metadata(Path(bundle).expanduser())
+            meta = read_bundle_metadata(Path(bundle).expanduser())
             if not meta.scenario:
                 raise SystemExit(
                     f"sim_bridge: bundle '{bundle}' stores no scenario; give the scenario parameter"
                 )
-            scenario = scenario_from_dict(meta.scenario)
-            env = make_env(scenario.env, seed=int(self._param("seed")))
+            env = make_env(scenario_from_dict(meta.scenario).env, seed=seed)
             return env, meta.observation, meta.action, float(meta.control_period)
         if not scenario_name:
             raise SystemExit("sim_bridge: set parameter 'bundle' (a policy bundle) or 'scenario'")
-        from rnn_control.config import from_dict
-        from rnn_control.runtime import IOLayout, default_action_fields, default_observation_fields
-
         scenario = load_scenario(scenario_name)
-        env = make_env(scenario.env, seed=int(self._param("seed")))
-        space = env.action_space
-        low, high = (space.low, space.high) if hasattr(space, "low") else ([0.0], [float(space.n - 1)])
-        layout = from_dict(IOLayout, scenario.io or {}, where="io")
-        observation, action = layout.apply(
-            default_observation_fields(int(np.prod(env.observation_space.shape))),
-            default_action_fields(low, high),
-        )
-        period = float(getattr(env.unwrapped, "dt", 0.05))
-        return env, observation, action, period
+        env = make_env(scenario.env, seed=seed)
+        spaces = describe_spaces(env.observation_space, env.action_space)
+        observation, action = bundle_layout(scenario.io, spaces["observation"]["shape"][0], spaces["action"])
+        return env, observation, action, control_period(env)  # None: the env does not say
 
     # ------------------------------------------------------------------ env loop
     def _reset_env(self) -> np.ndarray:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rnn_control.runtime.io_spec import IOSpec
-from rnn_control.runtime.policy import Policy
 from rnn_control.runtime.safety import SafetyFilter
+from rnn_control.runtime.stepper import Stepper
 
 log = logging.getLogger("rnn_control.runtime")
 
@@ -35,35 +34,34 @@ class Controller:
     """Observation (raw units, model order) -> safe command (float64, command units)."""
 
     def __init__(
-        self, policy: Policy, spec: IOSpec | None = None, safety: SafetyFilter | None = None
+        self, stepper: Stepper, spec: IOSpec | None = None, safety: SafetyFilter | None = None
     ) -> None:
-        self.policy = policy
-        self.metadata = policy.metadata
-        self.spec = spec or IOSpec.from_metadata(policy.metadata)
+        self.stepper = stepper
+        self.metadata = stepper.metadata
+        self.spec = spec or IOSpec.from_metadata(stepper.metadata)
         self.safety = safety or SafetyFilter(self.spec)
-        self.control_period = float(policy.metadata.control_period)
+        self.control_period = float(stepper.metadata.control_period)
         self._faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self._faults["resets"] = 0
-        self._obs = np.zeros(self.spec.obs_dim, dtype=np.float32)
-        self._input = policy.input
+        self._input = stepper.input
         self._command = np.zeros(self.spec.act_dim, dtype=np.float64)
         self.last_fault: str | None = None
 
     @classmethod
     def load(
-        cls, path: str | Path, max_rate: np.ndarray | float | None = None, **policy_kwargs: Any
+        cls, path: str | Path, max_rate: np.ndarray | float | None = None, **stepper_kwargs: Any
     ) -> Controller:
-        """Load a bundle; ``policy_kwargs`` go to :meth:`Policy.load` (providers, sidecar, ...)."""
-        policy = Policy.load(path, **policy_kwargs)
-        spec = IOSpec.from_metadata(policy.metadata)
-        return cls(policy, spec, SafetyFilter(spec, max_rate))
+        """Load a bundle; ``stepper_kwargs`` go to :meth:`Stepper.load` (providers, sidecar, ...)."""
+        stepper = Stepper.load(path, **stepper_kwargs)
+        spec = IOSpec.from_metadata(stepper.metadata)
+        return cls(stepper, spec, SafetyFilter(spec, max_rate))
 
     def step(self, obs: np.ndarray | Any, dt: float | None = None) -> np.ndarray:
         """One control tick -> command ``[act_dim]`` (a new float64 array)."""
         if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             self._faults["bad_dt"] += 1
             dt = None
-        x = self._input  # the policy's bound input: one copy from the caller's array into the graph
+        x = self._input  # the stepper's bound input: one copy from the caller's array into the graph
         try:
             values = np.asarray(obs)
             if values.size != x.size:
@@ -78,36 +76,28 @@ class Controller:
         if not finite:
             return self._fault("non_finite_observation")
         try:
-            raw = self.policy.run(dt)
+            raw = self.stepper.run(dt)
         except Exception as exc:  # onnxruntime failure on the live path: fail safe, never crash
-            log.error("%s: step failed: %s", self.policy.path.name, exc)
+            log.error("%s: step failed: %s", self.stepper.path.name, exc)
             return self._fault("runtime_error")
         if not math.isfinite(raw.sum()):
             return self._fault("non_finite_output")
-        if not self.policy.state_is_finite():
+        if not self.stepper.state_is_finite():
             return self._fault("non_finite_state")
         np.multiply(raw, self.spec.scale, out=self._command)
         self._command += self.spec.offset
         return self.safety(self._command, self.control_period if dt is None else dt)
 
-    def step_named(self, values: Mapping[str, float], dt: float | None = None) -> np.ndarray:
-        """:meth:`step` with the observation given by field name (missing field -> safe command)."""
-        try:
-            self.spec.build_observation(values, out=self._obs)
-        except (KeyError, TypeError, ValueError):
-            return self._fault("bad_observation_length")
-        return self.step(self._obs, dt)
-
     def _fault(self, reason: str) -> np.ndarray:
         self._faults[reason] += 1
         self.last_fault = reason
-        self.policy.reset()
+        self.stepper.reset()
         self._faults["resets"] += 1
         return self.safety.fault()
 
     def reset(self) -> None:
         """New episode: zero the recurrent state and forget the previous command."""
-        self.policy.reset()
+        self.stepper.reset()
         self.safety.reset()
 
     def safe_command(self) -> np.ndarray:

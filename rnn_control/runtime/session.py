@@ -17,16 +17,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from rnn_control.contract.metadata import METADATA_KEY, STATELESS_CELL, BundleMetadata, metadata_from_json
+from rnn_control.contract.sidecar import find_sidecar, load_sidecar
+from rnn_control.contract.tensors import graph_io
 from rnn_control.errors import BundleError
-from rnn_control.runtime.io_spec import parse_source, parse_target
-from rnn_control.runtime.metadata import (
-    METADATA_KEY,
-    STATELESS_CELL,
-    BundleMetadata,
-    find_sidecar,
-    load_sidecar,
-    metadata_from_json,
-)
 
 log = logging.getLogger("rnn_control.runtime")
 
@@ -40,9 +34,6 @@ PROVIDER_ALIASES = {
 PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 CPU = "CPUExecutionProvider"
 
-# Tensor-name convention (rsl_rl / Isaac Lab exporters use the same names).
-INPUT_NAMES = ("obs", "h_in", "c_in", "dt")
-OUTPUT_NAMES = ("actions", "h_out", "c_out", "std")
 ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
@@ -148,7 +139,7 @@ def metadata_for_session(
     if sidecar is None:
         text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if text is not None:
-            return _checked(metadata_from_json(text, where=f"{path}: metadata"), f"{path}: metadata")
+            return metadata_from_json(text, where=f"{path}: metadata")
         sidecar = find_sidecar(path)
         if sidecar is None:
             raise BundleError(
@@ -156,23 +147,13 @@ def metadata_for_session(
                 f"({path.with_suffix('.yaml').name}); export it with 'rnn-control export' or write a "
                 "sidecar describing observation/action fields and control_period (see README)"
             )
-    return _checked(load_sidecar(sidecar, infer_layout(session)), str(sidecar))
+    return load_sidecar(sidecar, infer_layout(session))
 
 
-def _checked(meta: BundleMetadata, where: str) -> BundleMetadata:
-    """Every observation source and action target must follow the grammar (runtime.io_spec)."""
-    for f in meta.observation:
-        _grammar(parse_source, f.source, f"{where}: observation '{f.name}'")
-    for f in meta.action:
-        _grammar(parse_target, f.target, f"{where}: action '{f.name}'")
-    return meta
-
-
-def _grammar(parser, text: str, where: str) -> None:
-    try:
-        parser(text)
-    except ValueError as exc:
-        raise BundleError(f"{where}: {exc}") from None
+def read_bundle_metadata(path: str | Path, sidecar: str | Path | None = None) -> BundleMetadata:
+    """The validated metadata of a bundle file (embedded, or from its YAML sidecar)."""
+    session, _ = open_session(path, providers="cpu")
+    return metadata_for_session(session, path, sidecar)
 
 
 def infer_layout(session: ort.InferenceSession) -> dict[str, Any]:
@@ -205,17 +186,7 @@ def check_io(session: ort.InferenceSession, meta: BundleMetadata, path: str | Pa
     """
     path = Path(path)
     L, H = meta.num_layers, meta.hidden_size
-    state = (L, 1, H)
-    want_in = {"obs": (1, meta.obs_dim)}
-    want_out = {"actions": (1, meta.act_dim)}
-    if meta.stateful:
-        want_in["h_in"], want_out["h_out"] = state, state
-        if meta.is_lstm:
-            want_in["c_in"], want_out["c_out"] = state, state
-    if meta.time_aware:
-        want_in["dt"] = (1, 1)
-    if meta.has_std:
-        want_out["std"] = (1, meta.act_dim)
+    want_in, want_out = graph_io(meta)
     specs: dict[str, TensorSpec] = {}
     for what, args, want in (
         ("input", session.get_inputs(), want_in),

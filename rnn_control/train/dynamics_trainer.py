@@ -30,6 +30,7 @@ from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.models.dynamics import DynamicsModel
 from rnn_control.models.registry import MODEL_CLASSES
 from rnn_control.scenario import Scenario
+from rnn_control.scenario.dynamics import RUN_LENGTH_KEYS
 from rnn_control.train.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -37,7 +38,6 @@ from rnn_control.train.checkpoint import (
     seed_everything,
     set_rng_state,
 )
-from rnn_control.train.dynamics_config import RUN_LENGTH_KEYS
 from rnn_control.train.dynamics_eval import OpenLoopReport, evaluate_open_loop
 from rnn_control.train.rollouts import EpisodeDataset, box_spaces, collect_rollouts
 from rnn_control.train.sequences import SequenceBatch, SequenceSampler

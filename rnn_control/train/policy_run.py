@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from rnn_control.envs.factory import make_env
+from rnn_control.envs.spaces import describe_spaces
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.scenario import Scenario
 from rnn_control.train.checkpoint import load_checkpoint, save_checkpoint
@@ -19,7 +20,6 @@ from rnn_control.train.policy_setup import (
     build_policy,
     check_observation_space,
     checkpoint_payload,
-    describe_spaces,
 )
 from rnn_control.train.run_log import RunLog
 

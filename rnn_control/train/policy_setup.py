@@ -11,29 +11,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnn_control.envs.spaces import describe_spaces
 from rnn_control.envs.timing import control_period
-from rnn_control.errors import CheckpointError, ConfigError
+from rnn_control.errors import CheckpointError
 from rnn_control.models.policy import MlpActorCritic, RecurrentActorCritic
 from rnn_control.scenario import Scenario
-
-
-def describe_spaces(obs_space: gym.Space, act_space: gym.Space) -> dict[str, Any]:
-    """The ``spaces`` entry of a checkpoint (plain lists, JSON-able)."""
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise ConfigError(f"env: policies need a flat Box observation space, got {obs_space}")
-    obs = {"shape": list(obs_space.shape), "low": obs_space.low.tolist(), "high": obs_space.high.tolist()}
-    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
-        act = {
-            "type": "box",
-            "shape": list(act_space.shape),
-            "low": act_space.low.tolist(),
-            "high": act_space.high.tolist(),
-        }
-    elif isinstance(act_space, gym.spaces.Discrete):
-        act = {"type": "discrete", "n": int(act_space.n)}
-    else:
-        raise ConfigError(f"env: policies need a flat Box or a Discrete action space, got {act_space}")
-    return {"observation": obs, "action": act}
 
 
 def check_observation_space(spaces: dict[str, Any], obs_space: gym.Space, where: str) -> None:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gymnasium as gym
 
-from rnn_control.envs.registry import register_wrapper
-from rnn_control.errors import ConfigError
 
-
-@dataclass
-class ActionRepeatParams:
-    repeat: int = 2
-
-    def validate(self) -> None:
-        if self.repeat < 1:
-            raise ConfigError(f"repeat: must be >= 1, got {self.repeat}")
-
-
-@register_wrapper("action_repeat", ActionRepeatParams)
 class ActionRepeat(gym.Wrapper):
     """Apply the same action ``repeat`` times; rewards are summed, ``info["dt"]`` too when present.
 

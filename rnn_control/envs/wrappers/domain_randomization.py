@@ -3,13 +3,8 @@ actuator gains are scaled by factors drawn uniformly from the configured ranges.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gymnasium as gym
 import numpy as np
-
-from rnn_control.envs.registry import register_wrapper
-from rnn_control.errors import ConfigError
 
 # parameter name -> (MuJoCo model field, column or None for the whole array)
 FIELDS: dict[str, tuple[str, int | None]] = {
@@ -20,25 +15,6 @@ FIELDS: dict[str, tuple[str, int | None]] = {
 }
 
 
-@dataclass
-class DomainRandomizationParams:
-    """Each entry is ``[low, high]`` scale factors around the model's nominal values, or null."""
-
-    mass: list[float] | None = None
-    friction: list[float] | None = None
-    damping: list[float] | None = None
-    actuator_gain: list[float] | None = None
-    # True: one factor per body/geom/dof/actuator; False: one factor per parameter kind.
-    per_element: bool = True
-
-    def validate(self) -> None:
-        for name in FIELDS:
-            r = getattr(self, name)
-            if r is not None and (len(r) != 2 or not 0 < r[0] <= r[1]):
-                raise ConfigError(f"{name}: expected [low, high] with 0 < low <= high, got {r}")
-
-
-@register_wrapper("domain_randomization", DomainRandomizationParams)
 class DomainRandomization(gym.Wrapper):
     """Draw new physical parameters at every reset (MuJoCo envs only).
 

@@ -8,32 +8,12 @@ step and on reset (the nominal period there), so a time-aware cell (``tgru``) ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gymnasium as gym
 import numpy as np
 
-from rnn_control.envs.registry import register_wrapper
-from rnn_control.envs.timing import base_dt, set_base_dt
-from rnn_control.errors import ConfigError
+from rnn_control.envs.sim_step import base_dt, set_base_dt
 
 
-@dataclass
-class DtJitterParams:
-    """``jitter``: relative half-width of the uniform dt distribution (0.3: dt in [0.7, 1.3] x nominal).
-    ``nominal_dt``: seconds; default: the env's own step duration."""
-
-    jitter: float = 0.2
-    nominal_dt: float | None = None
-
-    def validate(self) -> None:
-        if not 0.0 <= self.jitter < 1.0:
-            raise ConfigError(f"jitter: must be in [0, 1), got {self.jitter}")
-        if self.nominal_dt is not None and self.nominal_dt <= 0:
-            raise ConfigError(f"nominal_dt: must be > 0 seconds, got {self.nominal_dt}")
-
-
-@register_wrapper("dt_jitter", DtJitterParams)
 class DtJitter(gym.Wrapper):
     """Random step duration per step (classic control ``dt``/``tau``, MuJoCo ``opt.timestep``)."""
 

@@ -4,28 +4,11 @@ observation from ``obs_delay`` steps ago (sensor pipeline and actuator bus delay
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 
-from rnn_control.envs.registry import register_wrapper
-from rnn_control.errors import ConfigError
 
-
-@dataclass
-class LatencyParams:
-    """``action_delay``/``obs_delay``: delays in env steps (0 = none)."""
-
-    action_delay: int = 1
-    obs_delay: int = 0
-
-    def validate(self) -> None:
-        if self.action_delay < 0 or self.obs_delay < 0:
-            raise ConfigError(f"delays must be >= 0 steps, got {self.action_delay}, {self.obs_delay}")
-
-
-@register_wrapper("latency", LatencyParams)
 class Latency(gym.Wrapper):
     """k-step action and observation delays.
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gymnasium as gym
 import numpy as np
-
-from rnn_control.envs.registry import register_wrapper
 
 # Indices of the observation entries that are NOT velocities, for envs we know.
 POSITION_INDICES: dict[str, list[int]] = {
@@ -22,14 +18,6 @@ POSITION_INDICES: dict[str, list[int]] = {
 }
 
 
-@dataclass
-class MaskVelocityParams:
-    """``keep``: indices to keep; default: the known position entries of the env."""
-
-    keep: list[int] | None = None
-
-
-@register_wrapper("mask_velocity", MaskVelocityParams)
 class MaskVelocity(gym.ObservationWrapper):
     """Keep only the position-like entries of a Box observation (velocities are hidden)."""
 

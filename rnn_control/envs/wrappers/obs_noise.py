@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gymnasium as gym
 import numpy as np
 
-from rnn_control.envs.registry import register_wrapper
-from rnn_control.errors import ConfigError
 
-
-@dataclass
-class ObsNoiseParams:
-    """``std``: noise standard deviation, one number for all entries or one per entry.
-    ``bias_std``: std of a constant offset drawn per episode (a miscalibrated sensor)."""
-
-    std: float | list[float] = 0.01
-    bias_std: float | list[float] = 0.0
-
-    def validate(self) -> None:
-        for name in ("std", "bias_std"):
-            values = np.atleast_1d(np.asarray(getattr(self, name), dtype=float))
-            if (values < 0).any():
-                raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)}")
-
-
-@register_wrapper("obs_noise", ObsNoiseParams)
 class ObsNoise(gym.ObservationWrapper):
     """Add ``N(0, std)`` noise every step plus a per-episode bias to a Box observation.
 

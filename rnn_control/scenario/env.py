@@ -1,12 +1,13 @@
-"""Environment section of a scenario: which Gymnasium env, how many copies, which wrappers."""
+"""``env:`` section of a scenario: which Gymnasium env, how many copies, which wrappers."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from rnn_control.config import from_dict
 from rnn_control.errors import ConfigError
+from rnn_control.scenario.wrappers import WRAPPER_PARAMS
 
 
 @dataclass
@@ -18,6 +19,9 @@ class EnvConfig:
         wrappers:
           - mask_velocity: {}
           - obs_noise: {std: 0.01}
+
+    The schema is checked when the scenario loads; that ``id`` names an installed Gymnasium env
+    is checked where envs are built (``rnn_control.envs.check_env_config``).
     """
 
     id: str = "Pendulum-v1"
@@ -28,23 +32,15 @@ class EnvConfig:
     vectorization: Literal["sync", "async"] = "sync"
 
     def validate(self) -> None:
-        from rnn_control.envs.registry import WRAPPERS, ensure_registered
-
-        ensure_registered()
-        import gymnasium as gym
-
-        if self.id not in gym.registry:
-            close = difflib.get_close_matches(self.id, list(gym.registry), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"id: unknown Gymnasium env '{self.id}'{hint}")
+        if not self.id:
+            raise ConfigError("id: must name a Gymnasium env, e.g. Pendulum-v1")
         if self.num_envs < 1:
             raise ConfigError(f"num_envs: must be >= 1, got {self.num_envs}")
         for i, item in enumerate(self.wrappers):
             if not isinstance(item, dict) or len(item) != 1:
                 raise ConfigError(f"wrappers[{i}]: expected a one-key mapping like '- mask_velocity: {{}}'")
             name = next(iter(item))
-            if name not in WRAPPERS:
-                raise ConfigError(
-                    f"wrappers[{i}]: unknown wrapper '{name}'; choose one of: {', '.join(sorted(WRAPPERS))}"
-                )
-            WRAPPERS[name].parse(item[name], f"wrappers[{i}].{name}")
+            if name not in WRAPPER_PARAMS:
+                choices = ", ".join(sorted(WRAPPER_PARAMS))
+                raise ConfigError(f"wrappers[{i}]: unknown wrapper '{name}'; choose one of: {choices}")
+            from_dict(WRAPPER_PARAMS[name], item[name] or {}, f"wrappers[{i}].{name}")

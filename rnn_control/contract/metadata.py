@@ -1,20 +1,21 @@
 """The bundle metadata: what a node needs to turn messages into an observation and an output into
 commands, stored as JSON under ``metadata_props["rnn_control"]`` of the ONNX file.
 
-``load_metadata(path)`` reads it back (or, for a bundle exported by another tool such as rsl_rl /
-Isaac Lab, builds it from a YAML sidecar) and validates it. Every problem is a
-:class:`~rnn_control.errors.BundleError` naming the file and the field.
+:func:`metadata_from_json` / :func:`metadata_from_dict` validate it; every problem is a
+:class:`~rnn_control.errors.BundleError` naming the field. Reading it out of an ONNX file is the
+runtime's job (``rnn_control.runtime.read_bundle_metadata``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from rnn_control.config import from_dict, load_yaml, to_dict
+from rnn_control.config import from_dict, to_dict
+from rnn_control.contract.fields import FieldPath, parse_source, parse_target
 from rnn_control.errors import BundleError, ConfigError
 
 SCHEMA_VERSION = 1
@@ -32,7 +33,7 @@ class ObservationField:
     """One entry of the model's input vector."""
 
     name: str
-    source: str  # where a node reads it; grammar in runtime.io_spec (e.g. "joint_state/position/pole")
+    source: str  # where a node reads it; grammar in contract.fields (e.g. "joint_state/position/pole")
     unit: str = ""
 
 
@@ -44,7 +45,7 @@ class ActionField:
     """
 
     name: str
-    target: str  # where a node writes it; grammar in runtime.io_spec (e.g. "joint/pole", "vector/0")
+    target: str  # where a node writes it; grammar in contract.fields (e.g. "joint/pole", "vector/0")
     low: float
     high: float
     safe: float = 0.0  # command sent when the model cannot be trusted (bad input, non-finite output)
@@ -136,11 +137,32 @@ class BundleMetadata:
 
 
 def metadata_from_dict(data: Any, where: str = "metadata") -> BundleMetadata:
-    """Validate a plain mapping as :class:`BundleMetadata` (``BundleError`` naming the field)."""
+    """Validate a plain mapping as :class:`BundleMetadata` (``BundleError`` naming the field),
+    the field grammar of every source and target included."""
     try:
-        return from_dict(BundleMetadata, data, where=where)
+        meta = from_dict(BundleMetadata, data, where=where)
     except ConfigError as exc:
         raise BundleError(str(exc)) from None
+    parse_fields(meta.observation, meta.action, where)
+    return meta
+
+
+def parse_fields(
+    observation: Sequence[ObservationField], action: Sequence[ActionField], where: str = ""
+) -> tuple[list[FieldPath], list[FieldPath]]:
+    """The parsed source of every observation field and target of every action field;
+    ``BundleError`` naming the first field that breaks the grammar (see :mod:`.fields`)."""
+    prefix = f"{where}: " if where else ""
+
+    def parsed(parser, text: str, what: str) -> FieldPath:
+        try:
+            return parser(text)
+        except ValueError as exc:
+            raise BundleError(f"{prefix}{what}: {exc}") from None
+
+    sources = [parsed(parse_source, f.source, f"observation '{f.name}'") for f in observation]
+    targets = [parsed(parse_target, f.target, f"action '{f.name}'") for f in action]
+    return sources, targets
 
 
 def metadata_from_json(text: str, where: str = "metadata") -> BundleMetadata:
@@ -149,38 +171,3 @@ def metadata_from_json(text: str, where: str = "metadata") -> BundleMetadata:
     except json.JSONDecodeError as exc:
         raise BundleError(f"{where}: metadata is not valid JSON ({exc})") from None
     return metadata_from_dict(data, where)
-
-
-def find_sidecar(path: str | Path) -> Path | None:
-    """A YAML sidecar next to a bundle: ``model.yaml`` or ``model.onnx.yaml``."""
-    path = Path(path)
-    for cand in (path.with_suffix(".yaml"), path.with_name(path.name + ".yaml")):
-        if cand.is_file():
-            return cand
-    return None
-
-
-def load_sidecar(sidecar: str | Path, inferred: dict[str, Any]) -> BundleMetadata:
-    """Metadata for a foreign bundle from a YAML sidecar.
-
-    The sidecar uses the same keys as the metadata; ``inferred`` (cell, sizes read off the graph)
-    fills what it leaves out, and ``schema_version``/``kind``/``producer`` get defaults.
-    """
-    sidecar = Path(sidecar)
-    try:
-        data = load_yaml(sidecar)
-    except ConfigError as exc:
-        raise BundleError(f"sidecar {exc}") from None
-    merged = {"schema_version": SCHEMA_VERSION, "kind": "policy", "producer": "sidecar", **inferred, **data}
-    return metadata_from_dict(merged, where=str(sidecar))
-
-
-def read_bundle_metadata(path: str | Path, sidecar: str | Path | None = None) -> BundleMetadata:
-    """The validated metadata of a bundle (alias: :func:`load_metadata`)."""
-    from rnn_control.runtime.session import metadata_for_session, open_session
-
-    session, _ = open_session(path, providers="cpu")
-    return metadata_for_session(session, path, sidecar)
-
-
-load_metadata = read_bundle_metadata

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from rnn_control.config import from_dict, load_yaml, to_dict
-from rnn_control.envs.config import EnvConfig
+from rnn_control.contract.io_layout import IOLayout
 from rnn_control.errors import ConfigError
-from rnn_control.models.config import ModelConfig
-from rnn_control.runtime.io_spec import IOLayout
-from rnn_control.train.dynamics_config import DynamicsConfig
-from rnn_control.train.policy_config import PolicyConfig
+from rnn_control.scenario.dynamics import DynamicsConfig
+from rnn_control.scenario.env import EnvConfig
+from rnn_control.scenario.model import ModelConfig
+from rnn_control.scenario.policy import PolicyConfig
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Scenario:
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     # Deployment IO layout: overrides of observation/action names, units, message fields, safe
-    # values and slew limits, baked into the exported bundle (see runtime.io_spec.IOLayout).
+    # values and slew limits, baked into the exported bundle (see contract.io_layout.IOLayout).
     io: IOLayout = field(default_factory=IOLayout)
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,7 +42,7 @@ class Scenario:
 
 def scenario_dirs() -> list[Path]:
     """Folders searched for scenarios given by name: the repo's ``sim/``, then installed copies."""
-    repo_sim = Path(__file__).resolve().parent.parent / "sim"
+    repo_sim = Path(__file__).resolve().parents[2] / "sim"
     dirs = [repo_sim, Path(sys.prefix) / "share" / "rnn_control" / "sim"]
     try:  # inside a sourced ROS workspace
         from ament_index_python.packages import get_package_share_directory

@@ -1,5 +1,6 @@
-"""Gymnasium ids for the project's scenarios: ``gymnasium.make("rnn_control/PendulumNoVel-v0")``
-builds the scenario's env with all its wrappers, exactly as the trainers do.
+"""Gymnasium ids for the project's scenarios: after :func:`register_scenario_envs`,
+``gymnasium.make("rnn_control/PendulumNoVel-v0")`` builds the scenario's env with all its
+wrappers, exactly as the trainers do. Registration is explicit: nothing registers on import.
 
 To add one: ship ``sim/<name>.yaml`` and add a line to :data:`SCENARIO_IDS`.
 """
@@ -9,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+
+from rnn_control.envs.factory import make_env
+from rnn_control.scenario import load_scenario
 
 NAMESPACE = "rnn_control"
 
@@ -30,9 +34,6 @@ class ScenarioEnv(gym.Env):
     """
 
     def __init__(self, scenario: str, render_mode: str | None = None, **env_overrides: Any) -> None:
-        from rnn_control.envs.factory import make_env
-        from rnn_control.scenario import load_scenario
-
         sc = load_scenario(scenario, {"env": env_overrides} if env_overrides else None)
         self.scenario = sc
         self.inner = make_env(sc.env, render_mode=render_mode)
@@ -63,7 +64,7 @@ def make_scenario_env(scenario: str, render_mode: str | None = None, **env_overr
     return ScenarioEnv(scenario, render_mode=render_mode, **env_overrides)
 
 
-def register_scenarios() -> None:
+def register_scenario_envs() -> None:
     """Register every entry of :data:`SCENARIO_IDS` with Gymnasium (idempotent)."""
     for env_id, scenario in SCENARIO_IDS.items():
         full = f"{NAMESPACE}/{env_id}"

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from rnn_control.contract.metadata import BundleMetadata
+from rnn_control.contract.tensors import STATE_PAIRS
 from rnn_control.errors import BundleError
-from rnn_control.runtime.metadata import BundleMetadata
 from rnn_control.runtime.session import check_io, metadata_for_session, open_session
 
 
@@ -25,12 +26,12 @@ class ObservationError(BundleError, ValueError):
     """An observation does not fit the bundle (wrong length)."""
 
 
-class Policy:
+class Stepper:
     """Step an ONNX bundle (policy or dynamics model) with its recurrent state.
 
-    >>> policy = Policy.load("model.onnx")
-    >>> action = policy.step(obs)            # raw model output, float32 [act_dim]
-    >>> policy.reset()                       # new episode: zero state
+    >>> stepper = Stepper.load("model.onnx")
+    >>> output = stepper.step(obs)           # raw model output, float32 [act_dim]
+    >>> stepper.reset()                      # new episode: zero state
     """
 
     def __init__(
@@ -48,7 +49,7 @@ class Policy:
         self._std = buffers.get("std")
         # The recurrent state is double-buffered: binding 0 reads state buffers A and writes B,
         # binding 1 reads B and writes A. Steps alternate bindings, so the state never gets copied.
-        state_names = [(i, o) for i, o in (("h_in", "h_out"), ("c_in", "c_out")) if i in specs]
+        state_names = [(i, o) for i, o in STATE_PAIRS if i in specs]
         self._state_buffers = [(buffers[i], np.zeros_like(buffers[i])) for i, _ in state_names]
         self._values: list[ort.OrtValue] = []  # keep the OrtValues alive as long as the bindings
         self._bindings = []
@@ -86,7 +87,7 @@ class Policy:
         intra_op_threads: int = 1,
         sidecar: str | Path | None = None,
         provider_options: dict[str, dict[str, Any]] | None = None,
-    ) -> Policy:
+    ) -> Stepper:
         """Open a bundle. ``providers``: ``"auto"`` (TensorRT > CUDA > CPU), ``"cpu"``, ``"cuda"``,
         ``"tensorrt"`` or a list; unavailable ones fall back to CPU with a warning.
         ``sidecar``: YAML IO description for bundles without rnn_control metadata (found next to
@@ -181,10 +182,7 @@ class Policy:
     def __repr__(self) -> str:
         m = self.metadata
         return (
-            f"Policy({self.path.name}: {m.kind} {m.cell} {m.num_layers}x{m.hidden_size}, "
+            f"Stepper({self.path.name}: {m.kind} {m.cell} {m.num_layers}x{m.hidden_size}, "
             f"obs {m.obs_dim} -> {m.act_dim}, {self.provider})"
         )
 
-
-Stepper = Policy
-"""Alias: the stepper works for dynamics bundles too."""
