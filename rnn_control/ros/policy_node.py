@@ -57,7 +57,7 @@ from rnn_control.ros.common import (
     run_node,
     scheduling_summary,
 )
-from rnn_control.ros.messages import (
+from rnn_control.ros.codecs import (
     COMMAND_TYPES,
     SENSOR_MSG_TYPES,
     ObservationAssembler,
