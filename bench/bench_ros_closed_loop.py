@@ -39,7 +39,7 @@ def runtime_returns(bundle: Path, episodes: int, seed: int) -> list[float]:
 
 def checkpoint_returns(checkpoint: Path, episodes: int, seed: int) -> list[float]:
     """The PyTorch checkpoint through the policy trainer's deterministic evaluator."""
-    from rnn_control.models.registry import build_model
+    from rnn_control.models import build_model
     from rnn_control.scenario import scenario_from_dict
     from rnn_control.train.checkpoint import load_checkpoint
     from rnn_control.train.evaluate import evaluate_policy

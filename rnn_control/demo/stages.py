@@ -98,7 +98,7 @@ def train_dynamics(ctx: DemoContext) -> StageResult:
 def evaluate(ctx: DemoContext) -> StageResult:
     """In-process deterministic evaluation of the checkpoint, and a random policy, on the same
     episode seeds the closed loop uses."""
-    from rnn_control.models.registry import build_model
+    from rnn_control.models import build_model
     from rnn_control.train.checkpoint import load_checkpoint
     from rnn_control.train.evaluate import evaluate_policy
 

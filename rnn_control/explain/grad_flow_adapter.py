@@ -35,7 +35,7 @@ def gradient_flow_summary(
         if exc.name == "rnn_control.train.grad_flow":
             return None
         raise
-    from rnn_control.models.registry import build_model
+    from rnn_control.models import build_model
     from rnn_control.train.checkpoint import load_checkpoint
     from rnn_control.train.rollouts import EpisodeDataset, collect_rollouts
 

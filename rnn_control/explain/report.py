@@ -86,7 +86,7 @@ def load_policy(path: str | Path, scenario: str | None = None) -> LoadedPolicy:
 
 
 def _load_checkpoint(path: Path, scenario: str | None, notes: list[str] | None = None) -> LoadedPolicy:
-    from rnn_control.models.registry import build_model
+    from rnn_control.models import build_model
     from rnn_control.train.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path, kind="policy")
