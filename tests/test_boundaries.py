@@ -1,9 +1,12 @@
-"""Architecture boundaries: runtime/ and ros/ import neither torch nor gymnasium; only ros/
-imports rclpy. Checked statically (every import statement) and dynamically (a fresh process)."""
+"""Architecture boundaries: the leaves (scenario/, contract/, config, errors, atomic) import only
+the standard library, yaml and numpy; runtime/ and ros/ import neither torch nor gymnasium; only
+ros/ imports rclpy. Checked statically (every import statement) and dynamically (fresh processes
+that start the nodes). The layer order itself is tests/test_architecture.py."""
 
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +26,31 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
     return names
+
+
+LEAVES = ["scenario", "contract", "config.py", "errors.py", "atomic.py"]
+LEAF_ALLOWED = {"rnn_control", "yaml", "numpy"}
+
+
+@pytest.mark.parametrize("leaf", LEAVES)
+def test_leaves_import_only_the_standard_library_yaml_and_numpy(leaf):
+    paths = [PKG / leaf] if leaf.endswith(".py") else sorted((PKG / leaf).rglob("*.py"))
+    assert paths
+    for path in paths:
+        bad = {m for m in _imports(path) if m not in sys.stdlib_module_names} - LEAF_ALLOWED
+        assert not bad, f"{path.relative_to(PKG.parent)} imports {sorted(bad)}"
+
+
+def test_loading_a_scenario_imports_no_training_or_runtime_stack():
+    code = (
+        "import sys\n"
+        "from rnn_control.scenario import load_scenario, available_scenarios\n"
+        "for name in available_scenarios(): load_scenario(name)\n"
+        "import rnn_control.contract\n"
+        "bad = [m for m in ('torch', 'gymnasium', 'onnxruntime', 'rclpy', 'mujoco') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PKG.parent)
 
 
 @pytest.mark.parametrize("sub", ["runtime", "ros"])
@@ -47,3 +75,34 @@ def test_runtime_imports_in_a_fresh_process_without_torch():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PKG.parent)
+
+
+@pytest.mark.ros
+def test_starting_the_sim_bridge_and_the_policy_node_imports_no_torch(tmp_path):
+    """A fresh process starts the sim bridge on a shipped scenario (env built, publishers up) and a
+    policy node on a bundle (configured and active): neither pulls in torch."""
+    from tests.bundles import make_policy_bundle
+
+    bundle = make_policy_bundle(tmp_path)
+    code = f"""
+import sys
+import rclpy
+from rclpy.parameter import Parameter
+from rnn_control.ros.policy_node import PolicyNode
+from rnn_control.ros.sim_bridge_node import SimBridgeNode
+
+rclpy.init()
+bridge = SimBridgeNode(parameter_overrides=[Parameter("scenario", value="pendulum_novel")])
+policy = PolicyNode(parameter_overrides=[Parameter("bundle", value={str(bundle)!r}),
+                                         Parameter("autostart", value=True)])
+assert policy.active, "policy node did not activate"
+bad = [m for m in ("torch", "tensorboard", "matplotlib") if m in sys.modules]
+assert not bad, f"starting the nodes imported {{bad}}"
+policy.destroy_node()
+bridge.destroy_node()
+rclpy.shutdown()
+"""
+    env = {**os.environ, "PYTHONPATH": str(PKG.parent)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -7,6 +7,7 @@ or the bare name of a shipped scenario (``pendulum_novel`` for ``sim/pendulum_no
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,16 +42,14 @@ class Scenario:
 
 
 def scenario_dirs() -> list[Path]:
-    """Folders searched for scenarios given by name: the repo's ``sim/``, then installed copies."""
-    repo_sim = Path(__file__).resolve().parents[2] / "sim"
-    dirs = [repo_sim, Path(sys.prefix) / "share" / "rnn_control" / "sim"]
-    try:  # inside a sourced ROS workspace
-        from ament_index_python.packages import get_package_share_directory
-
-        dirs.append(Path(get_package_share_directory("rnn_control")) / "sim")
-    except Exception:
-        pass
-    return [d for d in dirs if d.is_dir()]
+    """Folders searched for scenarios given by name: the repo's ``sim/``, the installed copy, and
+    ``share/rnn_control/sim`` under every prefix of a sourced ROS workspace (``AMENT_PREFIX_PATH``,
+    what ament_index searches)."""
+    dirs = [Path(__file__).resolve().parents[2] / "sim", Path(sys.prefix) / "share" / "rnn_control" / "sim"]
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        if prefix:
+            dirs.append(Path(prefix) / "share" / "rnn_control" / "sim")
+    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
 
 
 def available_scenarios() -> list[str]:
