@@ -35,7 +35,7 @@ SEEDS = list(range(1000, 1010))
 
 
 def run_ours(args) -> dict:
-    from rnn_control.train.ppo import train_ppo
+    from rnn_control.train.policy.ppo import train_ppo
 
     sc = load_scenario(
         "pendulum_novel",
@@ -54,8 +54,8 @@ def run_ours(args) -> dict:
     ]
     # Final policy on the same 10 episode seeds as sb3's evaluation, and on 100 episodes.
     from rnn_control.models import build_model
-    from rnn_control.train.checkpoint import load_checkpoint
-    from rnn_control.train.evaluate import evaluate_policy
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.policy.evaluate import evaluate_policy
 
     final = build_model(load_checkpoint(res.checkpoint))
     common = evaluate_policy(final, sc.env, episodes=10, seed=SEEDS[0])

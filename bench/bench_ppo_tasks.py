@@ -21,10 +21,10 @@ from pathlib import Path
 
 from rnn_control.models import build_model
 from rnn_control.scenario import load_scenario
-from rnn_control.train.bc import train_bc
-from rnn_control.train.checkpoint import load_checkpoint
-from rnn_control.train.evaluate import evaluate_policy
-from rnn_control.train.ppo import train_ppo
+from rnn_control.train.policy.bc import train_bc
+from rnn_control.train.common.checkpoint import load_checkpoint
+from rnn_control.train.policy.evaluate import evaluate_policy
+from rnn_control.train.policy.ppo import train_ppo
 
 EVAL_SEED = 5000
 

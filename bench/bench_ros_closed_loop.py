@@ -4,7 +4,7 @@ The sim bridge (rebuilding the scenario stored in the bundle) and the policy nod
 processes talking over DDS; the episode returns published by the bridge are compared with
 
 - the same bundle stepped in-process by the torch-free runtime (same env seeds), and
-- with ``--checkpoint``: the PyTorch checkpoint evaluated by ``rnn_control.train.evaluate``.
+- with ``--checkpoint``: the PyTorch checkpoint evaluated by ``rnn_control.train.policy.evaluate``.
 
     nice python bench/bench_ros_closed_loop.py --bundle policy.onnx --checkpoint policy.pt --episodes 10
     nice python bench/bench_ros_closed_loop.py --bundle policy.onnx --mode realtime
@@ -41,8 +41,8 @@ def checkpoint_returns(checkpoint: Path, episodes: int, seed: int) -> list[float
     """The PyTorch checkpoint through the policy trainer's deterministic evaluator."""
     from rnn_control.models import build_model
     from rnn_control.scenario import scenario_from_dict
-    from rnn_control.train.checkpoint import load_checkpoint
-    from rnn_control.train.evaluate import evaluate_policy
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.policy.evaluate import evaluate_policy
 
     ckpt = load_checkpoint(checkpoint, kind="policy")
     model = build_model(ckpt)

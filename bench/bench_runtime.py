@@ -219,8 +219,8 @@ def export_parity_table(cells: list[str], hidden: int, tmp: Path) -> None:
     from rnn_control.envs import make_env
     from rnn_control.export.exporter import ExportOptions, export_checkpoint
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.checkpoint import save_checkpoint
-    from rnn_control.train.policy_setup import build_policy, checkpoint_payload, describe_spaces
+    from rnn_control.train.common.checkpoint import save_checkpoint
+    from rnn_control.train.policy.setup import build_policy, checkpoint_payload, describe_spaces
 
     print(f"\n### Export parity (RecurrentActorCritic hidden {hidden}, pendulum_novel, 1000 steps)\n")
     print(

@@ -223,7 +223,7 @@ def write_checkpoint(
     the scenario's env (observation and action spaces read from the real env)."""
     from rnn_control.envs import make_env
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.checkpoint import save_checkpoint
+    from rnn_control.train.common.checkpoint import save_checkpoint
 
     sc = load_scenario(scenario, overrides)
     env = make_env(sc.env, seed=0)

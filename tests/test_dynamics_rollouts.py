@@ -7,8 +7,8 @@ import pytest
 
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import EnvConfig
-from rnn_control.train.exploration import make_exploration
-from rnn_control.train.rollouts import EpisodeDataset, collect_rollouts
+from rnn_control.train.dynamics.exploration import make_exploration
+from rnn_control.train.dynamics.rollouts import EpisodeDataset, collect_rollouts
 
 PENDULUM_NOVEL = EnvConfig(
     id="Pendulum-v1", num_envs=3, max_episode_steps=20, wrappers=[{"mask_velocity": {}}]

@@ -11,9 +11,9 @@ import torch
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.models import build_model
 from rnn_control.scenario import load_scenario
-from rnn_control.train.checkpoint import load_checkpoint
-from rnn_control.train.dynamics_trainer import DynamicsTrainer
-from rnn_control.train.rollouts import collect_rollouts
+from rnn_control.train.common.checkpoint import load_checkpoint
+from rnn_control.train.dynamics.trainer import DynamicsTrainer
+from rnn_control.train.dynamics.rollouts import collect_rollouts
 
 TINY = {
     "env": {"max_episode_steps": 30, "num_envs": 4},

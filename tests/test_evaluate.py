@@ -12,9 +12,9 @@ import torch
 from rnn_control.envs import make_env
 from rnn_control.models import RecurrentActorCritic
 from rnn_control.scenario import load_scenario
-from rnn_control.train.checkpoint import save_checkpoint
-from rnn_control.train.evaluate import evaluate_policy
-from rnn_control.train.policy_setup import build_policy, checkpoint_payload, describe_spaces
+from rnn_control.train.common.checkpoint import save_checkpoint
+from rnn_control.train.policy.evaluate import evaluate_policy
+from rnn_control.train.policy.setup import build_policy, checkpoint_payload, describe_spaces
 from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

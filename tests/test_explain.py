@@ -21,7 +21,7 @@ from rnn_control.explain.recording import TorchStepper, record_episode
 from rnn_control.models.cores import RecurrentCore
 from rnn_control.models.registry import register_model
 from rnn_control.scenario import load_scenario
-from rnn_control.train.checkpoint import save_checkpoint
+from rnn_control.train.common.checkpoint import save_checkpoint
 
 
 @register_model

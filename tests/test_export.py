@@ -168,8 +168,8 @@ def test_cli_export_inspect_and_bench(tmp_path):
 def _real_policy_checkpoint(tmp_path: Path, overrides: dict, scenario: str = "pendulum_novel") -> Path:
     from rnn_control.envs import make_env
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.checkpoint import save_checkpoint
-    from rnn_control.train.policy_setup import build_policy, checkpoint_payload, describe_spaces
+    from rnn_control.train.common.checkpoint import save_checkpoint
+    from rnn_control.train.policy.setup import build_policy, checkpoint_payload, describe_spaces
 
     sc = load_scenario(scenario, overrides)
     env = make_env(sc.env, seed=0)
@@ -213,7 +213,7 @@ def test_export_real_policy_classes(tmp_path, overrides):
 def test_export_real_dynamics_model(tmp_path):
     from rnn_control.models.dynamics import RecurrentDynamicsModel
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.checkpoint import save_checkpoint
+    from rnn_control.train.common.checkpoint import save_checkpoint
 
     sc = load_scenario("pendulum_novel")
     model = RecurrentDynamicsModel(obs_dim=2, act_dim=1, cell="gru", hidden_size=16)

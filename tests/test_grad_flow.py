@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rnn_control.scenario import EnvConfig
-from rnn_control.train import grad_flow as gf
-from rnn_control.train.rollouts import collect_rollouts
+from rnn_control.train.dynamics import grad_flow as gf
+from rnn_control.train.dynamics.rollouts import collect_rollouts
 
 
 @pytest.fixture(scope="module")

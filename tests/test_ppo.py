@@ -14,8 +14,8 @@ from rnn_control.envs import register_wrapper
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.models import build_model
 from rnn_control.scenario import load_scenario
-from rnn_control.train.checkpoint import load_checkpoint
-from rnn_control.train.ppo import train_ppo
+from rnn_control.train.common.checkpoint import load_checkpoint
+from rnn_control.train.policy.ppo import train_ppo
 
 TINY = {
     "total_steps": 1024,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rnn_control.scenario import load_scenario
-from rnn_control.train.ppo import train_ppo
+from rnn_control.train.policy.ppo import train_ppo
 
 pytestmark = pytest.mark.slow
 

@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from rnn_control.errors import ConfigError
     from rnn_control.models import build_model
     from rnn_control.scenario import scenario_from_dict
-    from rnn_control.train.checkpoint import load_checkpoint
-    from rnn_control.train.dynamics_eval import evaluate_open_loop
-    from rnn_control.train.rollouts import EpisodeDataset, collect_rollouts
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.dynamics.open_loop import evaluate_open_loop
+    from rnn_control.train.dynamics.rollouts import EpisodeDataset, collect_rollouts
 
     torch.set_num_threads(1)
     ckpt_path = Path(args.checkpoint)

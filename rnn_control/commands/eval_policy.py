@@ -28,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from rnn_control.errors import ConfigError
     from rnn_control.models import build_model
     from rnn_control.scenario import load_scenario, scenario_from_dict
-    from rnn_control.train.checkpoint import load_checkpoint
-    from rnn_control.train.evaluate import evaluate_policy
-    from rnn_control.train.policy_setup import check_observation_space
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.policy.evaluate import evaluate_policy
+    from rnn_control.train.policy.setup import check_observation_space
 
     if args.episodes < 1:
         raise ConfigError(f"--episodes: must be >= 1, got {args.episodes}")

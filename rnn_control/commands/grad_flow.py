@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from rnn_control.errors import ConfigError
     from rnn_control.models import RecurrentDynamicsModel, build_model
     from rnn_control.scenario import load_scenario, scenario_from_dict
-    from rnn_control.train import grad_flow as gf
-    from rnn_control.train.checkpoint import load_checkpoint
-    from rnn_control.train.rollouts import EpisodeDataset, collect_rollouts
+    from rnn_control.train.dynamics import grad_flow as gf
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.dynamics.rollouts import EpisodeDataset, collect_rollouts
 
     torch.set_num_threads(1)
     if args.length < 2:

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.dynamics_trainer import CHECKPOINT, DynamicsTrainer
+    from rnn_control.train.dynamics.trainer import CHECKPOINT, DynamicsTrainer
 
     scenario = load_scenario(args.scenario, overrides_from(args))
     kind = scenario.model.cell if scenario.dynamics.model_type == "recurrent" else "window_mlp"

@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.bc import train_bc
-    from rnn_control.train.ppo import train_ppo
+    from rnn_control.train.policy.bc import train_bc
+    from rnn_control.train.policy.ppo import train_ppo
 
     overrides: dict = {}
     if args.seed is not None:

@@ -39,17 +39,17 @@ class DemoContext:
 # ----------------------------------------------------------------------------- training
 def train_policy(ctx: DemoContext) -> StageResult:
     """The scenario's policy trainer (recurrent PPO, or BC/DAgger from an expert), resumable."""
-    from rnn_control.train.ppo import train_ppo
+    from rnn_control.train.policy.ppo import train_ppo
 
     algorithm = ctx.scenario.policy.algorithm
     if algorithm == "ppo":
         train = train_ppo
     else:
         try:
-            from rnn_control.train.bc import train_bc as train
+            from rnn_control.train.policy.bc import train_bc as train
         except ModuleNotFoundError as exc:
             raise StageUnavailable(
-                f"policy.algorithm {algorithm}: rnn_control.train.bc is not in this version"
+                f"policy.algorithm {algorithm}: rnn_control.train.policy.bc is not in this version"
             ) from exc
     ctx.say(f"algorithm: {algorithm}, {ctx.scenario.policy.total_steps} env steps")
     resume = ctx.run.policy_checkpoint.is_file()
@@ -74,7 +74,7 @@ def train_policy(ctx: DemoContext) -> StageResult:
 
 def train_dynamics(ctx: DemoContext) -> StageResult:
     """Recurrent dynamics model on exploration rollouts of the same env (resumable)."""
-    from rnn_control.train.dynamics_trainer import DynamicsTrainer
+    from rnn_control.train.dynamics.trainer import DynamicsTrainer
 
     trainer = DynamicsTrainer(ctx.scenario, ctx.run.dynamics_dir, progress=ctx.progress, resume=True)
     if trainer.resumed_from is not None:
@@ -99,8 +99,8 @@ def evaluate(ctx: DemoContext) -> StageResult:
     """In-process deterministic evaluation of the checkpoint, and a random policy, on the same
     episode seeds the closed loop uses."""
     from rnn_control.models import build_model
-    from rnn_control.train.checkpoint import load_checkpoint
-    from rnn_control.train.evaluate import evaluate_policy
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.policy.evaluate import evaluate_policy
 
     s = ctx.settings
     ckpt = load_checkpoint(ctx.run.policy_checkpoint, kind="policy")

@@ -1,4 +1,4 @@
-"""Bridge to the model library's gradient-flow diagnostic (``rnn_control.train.grad_flow``).
+"""Bridge to the model library's gradient-flow diagnostic (``rnn_control.train.dynamics.grad_flow``).
 
 Explain reports it beside the gates and the attribution: the norm of dLoss/dh_t against the
 time lag says how far back a gradient can still teach a cell something, which bounds how far
@@ -30,14 +30,14 @@ def gradient_flow_summary(
 ) -> dict[str, Any] | None:
     """Table, PNG and per-step decay factors; ``None`` when this version has no diagnostic."""
     try:
-        gf = importlib.import_module("rnn_control.train.grad_flow")
+        gf = importlib.import_module("rnn_control.train.dynamics.grad_flow")
     except ModuleNotFoundError as exc:
-        if exc.name == "rnn_control.train.grad_flow":
+        if exc.name == "rnn_control.train.dynamics.grad_flow":
             return None
         raise
     from rnn_control.models import build_model
-    from rnn_control.train.checkpoint import load_checkpoint
-    from rnn_control.train.rollouts import EpisodeDataset, collect_rollouts
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.dynamics.rollouts import EpisodeDataset, collect_rollouts
 
     models, labels, data = [], [], None
     trained = policy_source.parent.parent / "dynamics" / "checkpoint.pt" if policy_source else None

@@ -87,7 +87,7 @@ def load_policy(path: str | Path, scenario: str | None = None) -> LoadedPolicy:
 
 def _load_checkpoint(path: Path, scenario: str | None, notes: list[str] | None = None) -> LoadedPolicy:
     from rnn_control.models import build_model
-    from rnn_control.train.checkpoint import load_checkpoint
+    from rnn_control.train.common.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path, kind="policy")
     model = build_model(ckpt)
@@ -225,7 +225,7 @@ def _grad_flow(loaded: LoadedPolicy, out: Path, files: dict[str, Path]) -> dict[
         return None
     if result is None:
         loaded.notes.append(
-            "gradient-flow diagnostic not available in this version (rnn_control.train.grad_flow)"
+            "gradient-flow diagnostic not available in this version (rnn_control.train.dynamics.grad_flow)"
         )
         return None
     if result.get("png"):

@@ -29,7 +29,7 @@ from rnn_control.export.parity import Rollout, closed_loop_parity, replay_parity
 from rnn_control.export.variants import op_counts, simplify, to_fp16, to_int8
 from rnn_control.models import build_model
 from rnn_control.scenario import scenario_from_dict
-from rnn_control.train.checkpoint import load_checkpoint
+from rnn_control.train.common.checkpoint import load_checkpoint
 
 log = logging.getLogger("rnn_control.export")
 

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from rnn_control.errors import TrainingError
-from rnn_control.train.rollouts import EpisodeDataset
+from rnn_control.train.dynamics.rollouts import EpisodeDataset
 
 
 @dataclass

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from rnn_control.models.dynamics import RecurrentDynamicsModel
-from rnn_control.train.rollouts import EpisodeDataset
-from rnn_control.train.sequences import heldout_windows
+from rnn_control.train.dynamics.rollouts import EpisodeDataset
+from rnn_control.train.dynamics.sequences import heldout_windows
 
 REPORT_LAGS = (0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200)
 

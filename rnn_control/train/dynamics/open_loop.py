@@ -16,8 +16,8 @@ import torch
 
 from rnn_control.errors import TrainingError
 from rnn_control.models.dynamics import DynamicsModel
-from rnn_control.train.rollouts import EpisodeDataset
-from rnn_control.train.sequences import heldout_windows
+from rnn_control.train.dynamics.rollouts import EpisodeDataset
+from rnn_control.train.dynamics.sequences import heldout_windows
 
 
 @dataclass

@@ -18,7 +18,7 @@ from rnn_control.envs import make_env, make_vec_env
 from rnn_control.envs.timing import control_period
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import EnvConfig
-from rnn_control.train.exploration import make_exploration
+from rnn_control.train.dynamics.exploration import make_exploration
 
 FIELDS = ("obs", "act", "next_obs", "episode_start", "terminated", "truncated")
 

@@ -26,9 +26,9 @@ from torch import nn
 
 from rnn_control.envs.factory import make_vec_env
 from rnn_control.scenario import Scenario
-from rnn_control.train.checkpoint import rng_state, seed_everything, set_rng_state
-from rnn_control.train.policy_run import PolicyRun, check_finite
-from rnn_control.train.rollout_storage import RolloutStorage
+from rnn_control.train.common.checkpoint import rng_state, seed_everything, set_rng_state
+from rnn_control.train.policy.run import PolicyRun, check_finite
+from rnn_control.train.policy.storage import RolloutStorage
 
 
 class RewardScaler:

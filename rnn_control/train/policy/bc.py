@@ -22,10 +22,10 @@ from torch import nn
 from rnn_control.envs.factory import make_vec_env
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import Scenario
-from rnn_control.train.checkpoint import rng_state, seed_everything, set_rng_state
-from rnn_control.train.experts import get_expert
-from rnn_control.train.policy_run import PolicyRun, check_finite
-from rnn_control.train.ppo import TrainResult, _info_dt, _progress
+from rnn_control.train.common.checkpoint import rng_state, seed_everything, set_rng_state
+from rnn_control.train.policy.experts import get_expert
+from rnn_control.train.policy.run import PolicyRun, check_finite
+from rnn_control.train.policy.ppo import TrainResult, _info_dt, _progress
 
 
 def train_bc(

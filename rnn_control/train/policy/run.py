@@ -14,14 +14,14 @@ from rnn_control.envs.factory import make_env
 from rnn_control.envs.spaces import describe_spaces
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.scenario import Scenario
-from rnn_control.train.checkpoint import load_checkpoint, save_checkpoint
-from rnn_control.train.evaluate import EvalResult, evaluate_policy, plot_learning_curve
-from rnn_control.train.policy_setup import (
+from rnn_control.train.common.checkpoint import load_checkpoint, save_checkpoint
+from rnn_control.train.policy.evaluate import EvalResult, evaluate_policy, plot_learning_curve
+from rnn_control.train.policy.setup import (
     build_policy,
     check_observation_space,
     checkpoint_payload,
 )
-from rnn_control.train.run_log import RunLog
+from rnn_control.train.common.run_log import RunLog
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

@@ -20,7 +20,7 @@ from torch import nn
 from rnn_control.envs.factory import make_env
 from rnn_control.models.cores import reset_state
 from rnn_control.scenario import EnvConfig
-from rnn_control.train.policy_setup import actor_initial_state
+from rnn_control.train.policy.setup import actor_initial_state
 
 
 @dataclass

@@ -31,16 +31,16 @@ from rnn_control.models.dynamics import DynamicsModel
 from rnn_control.models.registry import MODEL_CLASSES
 from rnn_control.scenario import Scenario
 from rnn_control.scenario.dynamics import RUN_LENGTH_KEYS
-from rnn_control.train.checkpoint import (
+from rnn_control.train.common.checkpoint import (
     load_checkpoint,
     rng_state,
     save_checkpoint,
     seed_everything,
     set_rng_state,
 )
-from rnn_control.train.dynamics_eval import OpenLoopReport, evaluate_open_loop
-from rnn_control.train.rollouts import EpisodeDataset, box_spaces, collect_rollouts
-from rnn_control.train.sequences import SequenceBatch, SequenceSampler
+from rnn_control.train.dynamics.open_loop import OpenLoopReport, evaluate_open_loop
+from rnn_control.train.dynamics.rollouts import EpisodeDataset, box_spaces, collect_rollouts
+from rnn_control.train.dynamics.sequences import SequenceBatch, SequenceSampler
 
 CHECKPOINT = "checkpoint.pt"
 

@@ -1,0 +1,1 @@
+"""What every trainer shares: checkpoints, the metrics log, progress reporting, the result."""

@@ -1,0 +1,1 @@
+"""Policy training: recurrent PPO, behaviour cloning / DAgger, evaluation, experts."""
