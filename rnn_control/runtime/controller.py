@@ -14,11 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from rnn_control.runtime.finite import sum_of_squares
 from rnn_control.runtime.io_spec import IOSpec
 from rnn_control.runtime.safety import SafetyFilter
 from rnn_control.runtime.stepper import Stepper
 
 log = logging.getLogger("rnn_control.runtime")
+
+_MAX_SQUARES = 1e76
+"""Largest sum of squares of an accepted observation: every |value| < 1e38 < float32's maximum."""
 
 FAULTS = (
     "bad_observation_length",
@@ -44,6 +48,7 @@ class Controller:
         self._faults: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self._faults["resets"] = 0
         self._input = stepper.input
+        self._affine = bool((self.spec.scale != 1.0).any() or (self.spec.offset != 0.0).any())
         self._command = np.zeros(self.spec.act_dim, dtype=np.float64)
         self.last_fault: str | None = None
 
@@ -66,27 +71,29 @@ class Controller:
             values = np.asarray(obs)
             if values.size != x.size:
                 return self._fault("bad_observation_length")
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow -> inf, caught below
-                x[:] = values.reshape(-1)
-                # One reduction finds NaN/inf anywhere (an overflowing sum of finite values
-                # counts as non-finite too: conservative, and far outside any sensor range).
-                finite = math.isfinite(x.sum())
+            values = values.reshape(-1)
+            # One reduction finds NaN/inf anywhere, and bounds every |value| below 1e38, so the
+            # copy into the float32 input cannot overflow.
+            if not sum_of_squares(values) <= _MAX_SQUARES:
+                return self._fault("non_finite_observation")
+            x[:] = values
         except (TypeError, ValueError):
             return self._fault("bad_observation_length")
-        if not finite:
-            return self._fault("non_finite_observation")
         try:
             raw = self.stepper.run(dt)
         except Exception as exc:  # onnxruntime failure on the live path: fail safe, never crash
             log.error("%s: step failed: %s", self.stepper.path.name, exc)
             return self._fault("runtime_error")
-        if not math.isfinite(raw.sum()):
-            return self._fault("non_finite_output")
-        if not self.stepper.state_is_finite():
-            return self._fault("non_finite_state")
-        np.multiply(raw, self.spec.scale, out=self._command)
-        self._command += self.spec.offset
-        return self.safety(self._command, self.control_period if dt is None else dt)
+        if not self.stepper.output_and_state_finite():
+            output_ok = math.isfinite(sum_of_squares(raw))
+            return self._fault("non_finite_state" if output_ok else "non_finite_output")
+        command = self.safety.staging
+        if self._affine:
+            np.multiply(raw, self.spec.scale, out=command)
+            command += self.spec.offset
+        else:
+            command[:] = raw
+        return self.safety.filter_staged(self.control_period if dt is None else dt)
 
     def _fault(self, reason: str) -> np.ndarray:
         self._faults[reason] += 1

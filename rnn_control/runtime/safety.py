@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from rnn_control.runtime.finite import sum_of_squares
 from rnn_control.runtime.io_spec import IOSpec
 
 COUNTERS = ("steps", "non_finite", "clipped", "slew_limited", "faults")
@@ -41,23 +42,38 @@ class SafetyFilter:
         self._bound = np.zeros(n)
         self._differs = np.zeros(n, dtype=bool)
         self._step_dt = float("nan")
+        self._cmd_view, self._out_view = memoryview(self._cmd), memoryview(self._out)
 
     def __call__(self, command: np.ndarray, dt: float | None) -> np.ndarray:
         """The filtered command (a new float64 array). ``dt``: seconds since the previous command."""
+        try:
+            self._cmd[:] = np.reshape(command, -1)
+        except (TypeError, ValueError):
+            self.counters["steps"] += 1
+            return self.fault()
+        return self.filter_staged(dt)
+
+    @property
+    def staging(self) -> np.ndarray:
+        """The filter's input buffer: write a command here and call :meth:`filter_staged` to skip
+        the copy (what :class:`~rnn_control.runtime.Controller` does)."""
+        return self._cmd
+
+    def filter_staged(self, dt: float | None) -> np.ndarray:
+        """Filter the command in :attr:`staging`; see :meth:`__call__`."""
         self.counters["steps"] += 1
         cmd, out = self._cmd, self._out
-        try:
-            cmd[:] = np.reshape(command, -1)
-        except (TypeError, ValueError):
-            return self.fault()
         bad = None
-        if not math.isfinite(cmd.sum()):
+        if not math.isfinite(sum_of_squares(cmd)):  # one reduction (runtime.finite)
             bad = ~np.isfinite(cmd)
-            self.counters["non_finite"] += 1
-            cmd[bad] = self.safe[bad]
+            if bad.any():
+                self.counters["non_finite"] += 1
+                cmd[bad] = self.safe[bad]
+            else:
+                bad = None
         np.maximum(cmd, self.low, out=out)
         np.minimum(out, self.high, out=out)
-        if np.not_equal(out, cmd, out=self._differs).any():
+        if self._out_view != self._cmd_view:  # element-wise compare of the two float64 buffers
             self.counters["clipped"] += 1
         if self._slew and self._has_last and dt is not None and dt > 0:
             self._slew_limit(out, dt, bad)
@@ -77,7 +93,7 @@ class SafetyFilter:
         np.minimum(out, self._bound, out=out)
         if bad is not None:  # a fault goes to the safe value at once
             out[bad] = cmd[bad]
-        if np.not_equal(out, cmd, out=self._differs).any():
+        if self._out_view != self._cmd_view:
             self.counters["slew_limited"] += 1
 
     def fault(self) -> np.ndarray:

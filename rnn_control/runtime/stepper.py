@@ -19,6 +19,7 @@ import onnxruntime as ort
 from rnn_control.contract.metadata import BundleMetadata
 from rnn_control.contract.tensors import STATE_PAIRS
 from rnn_control.errors import BundleError
+from rnn_control.runtime.finite import sum_of_squares
 from rnn_control.runtime.session import check_io, metadata_for_session, open_session
 
 
@@ -43,14 +44,17 @@ class Stepper:
         self.provider = provider
         specs = check_io(session, metadata, self.path)
         buffers = {name: np.zeros(s.shape, dtype=s.dtype) for name, s in specs.items()}
-        self._obs_row = buffers["obs"][0]
-        self._action_row = buffers["actions"][0]
-        self._dt = buffers.get("dt")
-        self._std = buffers.get("std")
         # The recurrent state is double-buffered: binding 0 reads state buffers A and writes B,
         # binding 1 reads B and writes A. Steps alternate bindings, so the state never gets copied.
         state_names = [(i, o) for i, o in STATE_PAIRS if i in specs]
         self._state_buffers = [(buffers[i], np.zeros_like(buffers[i])) for i, _ in state_names]
+        # The output and both state copies live in one pool laid out [A | actions | B], so the
+        # output and the state a step just wrote are one contiguous view: one reduction checks both.
+        self._written = self._pool_output_and_state(buffers)
+        self._obs_row = buffers["obs"][0]
+        self._action_row = buffers["actions"][0]
+        self._dt = buffers.get("dt")
+        self._std = buffers.get("std")
         self._values: list[ort.OrtValue] = []  # keep the OrtValues alive as long as the bindings
         self._bindings = []
         for phase in (0, 1):
@@ -131,6 +135,35 @@ class Stepper:
             raise BundleError(f"{self.path.name}: onnxruntime failed to run the graph: {exc}") from None
         self._phase ^= 1  # the state just written is the next step's input
         return self._action_row
+
+    def _pool_output_and_state(self, buffers: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Re-home ``actions`` and the state buffers in one flat pool; returns, per phase, the view
+        over the output and the state the step of that phase writes (one dtype only, else separate
+        views and the check falls back to one reduction each)."""
+        a_side = [pair[0] for pair in self._state_buffers]
+        b_side = [pair[1] for pair in self._state_buffers]
+        parts = [*a_side, buffers["actions"], *b_side]
+        if len({b.dtype for b in parts}) != 1:
+            return []
+        pool = np.zeros(sum(b.size for b in parts), dtype=parts[0].dtype)
+        views, start = [], 0
+        for b in parts:
+            views.append(pool[start : start + b.size].reshape(b.shape))
+            start += b.size
+        n = len(a_side)
+        buffers["actions"] = views[n]
+        self._state_buffers = list(zip(views[:n], views[n + 1 :]))
+        a_end, b_start = sum(b.size for b in a_side), sum(b.size for b in a_side) + buffers["actions"].size
+        # after a step the phase has flipped: phase 1 holds the state in B, phase 0 in A
+        return [pool[:b_start], pool[a_end:]]
+
+    def output_and_state_finite(self) -> bool:
+        """True if the last output and the state it left are all finite (one reduction; values
+        whose squares overflow count as non-finite: conservative, and far outside any range)."""
+        if self._written:
+            view = self._written[self._phase]
+            return math.isfinite(sum_of_squares(view))
+        return math.isfinite(sum_of_squares(self._action_row)) and self.state_is_finite()
 
     def _wrap(self, buffer: np.ndarray) -> ort.OrtValue:
         value = ort.OrtValue.ortvalue_from_numpy(buffer)  # shares the numpy memory (CPU)
