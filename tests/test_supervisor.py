@@ -298,6 +298,7 @@ def test_counters_and_their_survival_across_configure():
         "ticks": 5, "late_ticks": 1, "missed_ticks": 5, "watchdog_trips": 1,
         "watchdog_latched": False, "estop_latched": False, "estop_events": 1, "state_resets": 3,
     }  # fmt: skip
+    assert len(resets) == sup.state_resets
     sup.tick(3.25)
     sup.estop()
     sup.configure(Sensors("x"), period=0.5, watchdog_timeout=2.0, fade_in=0.0, safe=SAFE)
