@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from rnn_control.scenario import load_scenario  # noqa: E402
 from rnn_control.train.dynamics import grad_flow as gf  # noqa: E402
-from rnn_control.train.dynamics.trainer import DynamicsTrainer, apply_batch  # noqa: E402
 from rnn_control.train.dynamics.rollouts import collect_rollouts  # noqa: E402
 from rnn_control.train.dynamics.sequences import SequenceSampler  # noqa: E402
+from rnn_control.train.dynamics.trainer import DynamicsTrainer, apply_batch  # noqa: E402
 
 
 def scenario_for(name: str, args: argparse.Namespace):
@@ -141,8 +141,8 @@ def main() -> int:
         params = sum(p.numel() for p in trainer.model.parameters())
         res = trainer.train()
         trainers[name] = trainer
-        rows.append((name, params, res.seconds, res.report))
-        print(f"{name}: {res.seconds:.1f} s, {res.report.rmse}", file=sys.stderr)
+        rows.append((name, params, res.train_time_s, res.report))
+        print(f"{name}: {res.train_time_s:.1f} s, {res.report.rmse}", file=sys.stderr)
 
     print(f"\nMachine: {platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread; "
           f"{args.updates} updates x batch {d.batch_size} x (burn-in {d.burn_in} + chunk {d.chunk_length}) "

@@ -21,10 +21,9 @@ from pathlib import Path
 
 from rnn_control.models import build_model
 from rnn_control.scenario import load_scenario
-from rnn_control.train.policy.bc import train_bc
 from rnn_control.train.common.checkpoint import load_checkpoint
+from rnn_control.train.policy.algorithms import train_policy
 from rnn_control.train.policy.evaluate import evaluate_policy
-from rnn_control.train.policy.ppo import train_ppo
 
 EVAL_SEED = 5000
 
@@ -32,8 +31,7 @@ EVAL_SEED = 5000
 def train(name: str, overrides: dict, label: str) -> dict:
     sc = load_scenario(name, overrides)
     run_dir = Path(tempfile.mkdtemp(prefix="bench_"))
-    fn = train_ppo if sc.policy.algorithm == "ppo" else train_bc
-    res = fn(sc, run_dir, progress=False, tensorboard=False)
+    res = train_policy(sc, run_dir, progress=False, tensorboard=False)
     model = build_model(load_checkpoint(res.checkpoint))
     out = {
         "label": label,

@@ -6,8 +6,8 @@ import pytest
 
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import load_scenario
-from rnn_control.train.policy.bc import train_bc
 from rnn_control.train.common.checkpoint import load_checkpoint
+from rnn_control.train.policy.bc import train_bc
 
 
 def test_dagger_learns_cartpole_without_velocities(tmp_path):

@@ -147,3 +147,25 @@ def test_forced_busy_domain_is_refused_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"ROS domain {domain} already has" in err and len(err.strip().splitlines()) == 1
     assert not (run / "stages").exists()  # nothing trained
+
+
+def test_a_missing_part_is_unavailable_but_a_missing_dependency_is_raised(monkeypatch):
+    import rnn_control.demo.stages as stages
+
+    # the exporter itself is not there: this version has no export stage
+    monkeypatch.setitem(sys.modules, "rnn_control.export.exporter", None)
+    with pytest.raises(stages.StageUnavailable, match=r"exporter \(rnn_control.export.exporter\) is not in"):
+        stages.export_bundles(None)
+    # the exporter is there but one of its dependencies is not: a broken install, said as it is
+    monkeypatch.delitem(sys.modules, "rnn_control.export.exporter")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ModuleNotFoundError) as info:
+        stages.export_bundles(None)
+    assert info.value.name == "onnxruntime" and not isinstance(info.value, stages.StageUnavailable)
+    # the rule itself: the module or a package above it is missing, nothing else
+    missing = ModuleNotFoundError("No module named 'rnn_control.export'", name="rnn_control.export")
+    unavailable = stages.missing_part(missing, "rnn_control.export.exporter", "x")
+    assert isinstance(unavailable, stages.StageUnavailable)
+    other = ModuleNotFoundError("No module named 'rnn_control.exp'", name="rnn_control.exp")
+    with pytest.raises(ModuleNotFoundError):
+        stages.missing_part(other, "rnn_control.export.exporter", "x")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rnn_control.scenario import load_scenario
-from rnn_control.train.dynamics.trainer import DynamicsTrainer
 from rnn_control.train.dynamics.rollouts import collect_rollouts
+from rnn_control.train.dynamics.trainer import DynamicsTrainer
 
 
 @pytest.mark.slow

@@ -12,8 +12,8 @@ from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.models import build_model
 from rnn_control.scenario import load_scenario
 from rnn_control.train.common.checkpoint import load_checkpoint
-from rnn_control.train.dynamics.trainer import DynamicsTrainer
 from rnn_control.train.dynamics.rollouts import collect_rollouts
+from rnn_control.train.dynamics.trainer import DynamicsTrainer
 
 TINY = {
     "env": {"max_episode_steps": 30, "num_envs": 4},
@@ -44,7 +44,7 @@ def params(trainer):
 def test_killed_run_resumes_to_the_same_weights(tmp_path, data):
     full = DynamicsTrainer(scenario(), tmp_path / "full", data=data, progress=False)
     result = full.train()
-    assert result.updates == 6 and result.report is not None
+    assert result.steps == 6 and result.report is not None
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(tmp_path / "full" / "tb"))
@@ -90,7 +90,7 @@ def test_a_different_model_config_is_refused_with_the_differences(tmp_path, data
     assert "model.cell: 'gru' != 'lstm'" in msg and "model.hidden_size: 16 != 32" in msg
     # only-run-length changes are fine: more updates continue the run
     longer = DynamicsTrainer(scenario(total_updates=9), tmp_path, progress=False, tensorboard=False)
-    assert longer.resumed_from == 3 and longer.train().updates == 9
+    assert longer.resumed_from == 3 and longer.train().steps == 9
 
 
 def test_nan_in_the_data_stops_training_before_the_update(tmp_path, data):

@@ -34,56 +34,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    """Measure fresh models (``--cells``) or trained checkpoints; print the table, write the PNG."""
     import torch
-    from tqdm import tqdm
 
     from rnn_control.errors import ConfigError
-    from rnn_control.models import RecurrentDynamicsModel, build_model
-    from rnn_control.scenario import load_scenario, scenario_from_dict
+    from rnn_control.scenario import load_scenario
     from rnn_control.train.dynamics import grad_flow as gf
-    from rnn_control.train.common.checkpoint import load_checkpoint
-    from rnn_control.train.dynamics.rollouts import EpisodeDataset, collect_rollouts
 
     torch.set_num_threads(1)
     if args.length < 2:
         raise ConfigError(f"--length: need at least 2 steps, got {args.length}")
-
-    def collect(scenario):
-        d = scenario.dynamics
-        return collect_rollouts(scenario.env, args.episodes, d.exploration, seed=args.seed, progress=True)
-
-    models, labels = [], []
     if args.checkpoint:
-        data = None
-        for path in args.checkpoint:
-            ckpt = load_checkpoint(path, kind="dynamics")
-            model = build_model(ckpt)
-            if not isinstance(model, RecurrentDynamicsModel):
-                raise ConfigError(f"{path}: {ckpt['model_class']} has no recurrent core to diagnose")
-            models.append(model)
-            labels.append(f"{model.core.cell} ({Path(path).parent.name})")
-            if data is None:
-                train = Path(path).parent / "train.npz"
-                data = (
-                    EpisodeDataset.load(train)
-                    if train.is_file()
-                    else collect(scenario_from_dict(ckpt["config"]))
-                )
+        trained = [gf.load_trained(path) for path in args.checkpoint]
+        first = trained[0]
+        data = first.data or gf.scenario_rollouts(first.scenario, args.episodes, args.seed, progress=True)
+        models, labels = [t.model for t in trained], [t.label for t in trained]
         title = "Gradient flow, trained models"
     else:
         scenario = load_scenario(args.scenario)
-        data = collect(scenario)
+        data = gf.scenario_rollouts(scenario, args.episodes, args.seed, progress=True)
         hidden = args.hidden_size or scenario.model.hidden_size
         models = gf.fresh_models(args.cells, data, hidden, scenario.model.num_layers, args.seed)
         labels = list(args.cells)
         title = f"Gradient flow, fresh models (hidden {hidden}), {scenario.name}"
-    obs, act, next_obs = gf.sequences_from(data, args.length, args.batch, args.seed)
-    results = [
-        gf.gradient_flow(m, obs, act, next_obs, label)
-        for m, label in tqdm(list(zip(models, labels)), desc="grad-flow", unit="model", leave=False)
-    ]
+    results = gf.measure(models, labels, data, args.length, args.batch, args.seed, progress=True)
     print("||dL/dh_(T-lag)|| relative to lag 0 (mean over sequences):")
     print(gf.table(results))
     print(f"figure: {gf.plot(results, args.out, title)}")

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.dynamics.trainer import CHECKPOINT, DynamicsTrainer
+    from rnn_control.train.common.run import CHECKPOINT
+    from rnn_control.train.dynamics.trainer import DynamicsTrainer
 
     scenario = load_scenario(args.scenario, overrides_from(args))
     kind = scenario.model.cell if scenario.dynamics.model_type == "recurrent" else "window_mlp"
@@ -94,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
                 "running the command again starts over, reusing the collected episodes."
             )
         return 130
-    print(f"trained {result.updates} updates in {result.seconds:.1f} s, final loss {result.final_loss:.4f}")
+    print(
+        f"trained {result.steps} updates in {result.train_time_s:.1f} s, final loss {result.final_loss:.4f}"
+    )
     if result.report is not None:
         print("open-loop prediction on held-out episodes (RMSE normalised per dimension):")
         print(result.report.table())

@@ -24,11 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train the scenario's policy (``policy.algorithm``, or ``--algorithm``) and print a summary."""
     from pathlib import Path
 
     from rnn_control.scenario import load_scenario
-    from rnn_control.train.policy.bc import train_bc
-    from rnn_control.train.policy.ppo import train_ppo
+    from rnn_control.train.policy.algorithms import train_policy
 
     overrides: dict = {}
     if args.seed is not None:
@@ -42,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["policy"] = policy
     scenario = load_scenario(args.scenario, overrides)
     run_dir = Path(args.run_dir or Path("runs") / (scenario.name or "policy"))
-    train = train_ppo if scenario.policy.algorithm == "ppo" else train_bc
-    result = train(scenario, run_dir, resume=args.resume, progress=not args.no_progress)
+    result = train_policy(scenario, run_dir, resume=args.resume, progress=not args.no_progress)
     print(
         f"trained {scenario.name} with {scenario.policy.algorithm}: {result.steps} env steps in "
         f"{result.train_time_s:.1f} s of training"

@@ -24,6 +24,17 @@ class StageUnavailable(RnnControlError):
     """A stage whose dependency is not part of this version."""
 
 
+def missing_part(exc: ModuleNotFoundError, module: str, what: str) -> StageUnavailable:
+    """The :class:`StageUnavailable` to raise when importing ``module`` failed because ``module``
+    itself (or a package above it) is missing. Any other missing module (a dependency that
+    ``module`` imports, say onnx) is a broken installation, not an older version: ``exc`` is
+    raised again as it is."""
+    name = exc.name or ""
+    if name and (module == name or module.startswith(name + ".")):
+        return StageUnavailable(f"{what} ({module}) is not in this version")
+    raise exc
+
+
 @dataclass
 class DemoContext:
     settings: DemoSettings
@@ -39,19 +50,9 @@ class DemoContext:
 # ----------------------------------------------------------------------------- training
 def train_policy(ctx: DemoContext) -> StageResult:
     """The scenario's policy trainer (recurrent PPO, or BC/DAgger from an expert), resumable."""
-    from rnn_control.train.policy.ppo import train_ppo
+    from rnn_control.train.policy.algorithms import train_policy as train
 
-    algorithm = ctx.scenario.policy.algorithm
-    if algorithm == "ppo":
-        train = train_ppo
-    else:
-        try:
-            from rnn_control.train.policy.bc import train_bc as train
-        except ModuleNotFoundError as exc:
-            raise StageUnavailable(
-                f"policy.algorithm {algorithm}: rnn_control.train.policy.bc is not in this version"
-            ) from exc
-    ctx.say(f"algorithm: {algorithm}, {ctx.scenario.policy.total_steps} env steps")
+    ctx.say(f"algorithm: {ctx.scenario.policy.algorithm}, {ctx.scenario.policy.total_steps} env steps")
     resume = ctx.run.policy_checkpoint.is_file()
     if resume:
         ctx.say(f"resuming from {ctx.run.policy_checkpoint}")
@@ -82,12 +83,12 @@ def train_dynamics(ctx: DemoContext) -> StageResult:
     res = trainer.train()
     rmse = res.report.rmse if res.report is not None else {}
     ctx.say(
-        f"dynamics: {res.updates} updates in {res.seconds:.0f} s; open-loop normalised RMSE "
+        f"dynamics: {res.steps} updates in {res.train_time_s:.0f} s; open-loop normalised RMSE "
         + ", ".join(f"{h} steps {v:.3f}" for h, v in rmse.items())
     )
     info = {
-        "updates": res.updates,
-        "seconds": res.seconds,
+        "updates": res.steps,
+        "seconds": res.train_time_s,
         "final_loss": res.final_loss,
         "open_loop_nrmse": rmse,
     }
@@ -153,7 +154,7 @@ def export_bundles(ctx: DemoContext) -> StageResult:
     try:
         from rnn_control.export.exporter import export_checkpoint
     except ModuleNotFoundError as exc:
-        raise StageUnavailable("the exporter (rnn_control.export.exporter) is not in this version") from exc
+        raise missing_part(exc, "rnn_control.export.exporter", "the exporter") from exc
     info: dict[str, Any] = {}
     outputs = []
     for name, ckpt, bundle in (

@@ -1,4 +1,4 @@
-"""Bridge to the model library's gradient-flow diagnostic (``rnn_control.train.dynamics.grad_flow``).
+"""The explain report's use of the gradient-flow diagnostic (``rnn_control.train.dynamics.grad_flow``).
 
 Explain reports it beside the gates and the attribution: the norm of dLoss/dh_t against the
 time lag says how far back a gradient can still teach a cell something, which bounds how far
@@ -10,11 +10,12 @@ run folder: ``<run>/dynamics/checkpoint.pt`` beside ``<run>/policy/checkpoint.pt
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from rnn_control.scenario import Scenario
+from rnn_control.train.dynamics import grad_flow as gf
 
 CELLS = ["rnn", "lstm", "gru"]
 
@@ -27,36 +28,21 @@ def gradient_flow_summary(
     batch: int = 16,
     episodes: int = 6,
     seed: int = 0,
-) -> dict[str, Any] | None:
-    """Table, PNG and per-step decay factors; ``None`` when this version has no diagnostic."""
-    try:
-        gf = importlib.import_module("rnn_control.train.dynamics.grad_flow")
-    except ModuleNotFoundError as exc:
-        if exc.name == "rnn_control.train.dynamics.grad_flow":
-            return None
-        raise
-    from rnn_control.models import build_model
-    from rnn_control.train.common.checkpoint import load_checkpoint
-    from rnn_control.train.dynamics.rollouts import EpisodeDataset, collect_rollouts
-
-    models, labels, data = [], [], None
-    trained = policy_source.parent.parent / "dynamics" / "checkpoint.pt" if policy_source else None
-    if trained is not None and trained.is_file():
-        ckpt = load_checkpoint(trained, kind="dynamics")
-        model = build_model(ckpt)
-        if hasattr(model, "core"):
-            models.append(model)
-            labels.append(f"{model.core.cell} (trained dynamics)")
-            if (trained.parent / "train.npz").is_file():
-                data = EpisodeDataset.load(trained.parent / "train.npz")
+) -> dict[str, Any]:
+    """Table, PNG and per-step decay factors of fresh models (and the run's trained dynamics model)."""
+    trained: list[gf.TrainedModel] = []
+    path = policy_source.parent.parent / "dynamics" / "checkpoint.pt" if policy_source else None
+    if path is not None and path.is_file():
+        with contextlib.suppress(gf.NoRecurrentCore):  # a window-MLP dynamics model: fresh ones only
+            trained.append(gf.load_trained(path, label="{cell} (trained dynamics)"))
+    data = trained[0].data if trained and trained[0].data is not None else None
     if data is None:
-        data = collect_rollouts(scenario.env, episodes, scenario.dynamics.exploration, seed=seed)
+        data = gf.scenario_rollouts(scenario, episodes, seed)
     length = min(length, min(b - a for a, b in data.episode_bounds))
     fresh = gf.fresh_models(CELLS, data, scenario.model.hidden_size, scenario.model.num_layers, seed)
-    models = fresh + models
-    labels = [f"{c} (fresh)" for c in CELLS] + labels
-    obs, act, next_obs = gf.sequences_from(data, length, batch, seed)
-    results = [gf.gradient_flow(m, obs, act, next_obs, label) for m, label in zip(models, labels)]
+    models = fresh + [t.model for t in trained]
+    labels = [f"{c} (fresh)" for c in CELLS] + [t.label for t in trained]
+    results = gf.measure(models, labels, data, length, batch, seed)
     png = gf.plot(results, out_dir / "grad_flow.png", f"Gradient flow through time, {scenario.name}")
     ref = min(20, length - 1)
     decay = {r.label: r.decay_per_step(ref) for r in results}

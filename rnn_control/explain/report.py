@@ -215,18 +215,13 @@ def _cell_title(loaded: LoadedPolicy) -> str:
 
 
 def _grad_flow(loaded: LoadedPolicy, out: Path, files: dict[str, Path]) -> dict[str, Any] | None:
-    """The model library's gradient-flow diagnostic for this scenario, when it is available."""
+    """The gradient-flow diagnostic for this scenario (None, with a note, if it failed)."""
     from rnn_control.explain.grad_flow_adapter import gradient_flow_summary
 
     try:
         result = gradient_flow_summary(loaded.scenario, loaded.checkpoint_path, out)
     except Exception as exc:  # a diagnostic must not lose the rest of the report
         loaded.notes.append(f"gradient-flow diagnostic failed: {exc}")
-        return None
-    if result is None:
-        loaded.notes.append(
-            "gradient-flow diagnostic not available in this version (rnn_control.train.dynamics.grad_flow)"
-        )
         return None
     if result.get("png"):
         files["grad_flow"] = Path(result["png"])

@@ -24,18 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from rnn_control.models.cores import RecurrentCore, State, reset_state
+from rnn_control.models.layers import mlp
 from rnn_control.models.normalizer import RunningNormalizer
 from rnn_control.models.registry import register_model
-
-
-def mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
-    """Linear layers ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between them."""
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 class DynamicsModel(nn.Module):

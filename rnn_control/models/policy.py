@@ -14,30 +14,14 @@ Shapes are time-major like the cores: ``obs [T, B, obs_dim]``, ``episode_start [
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical, Normal
 
 from rnn_control.models.cores import RecurrentCore, State
+from rnn_control.models.layers import mlp
 from rnn_control.models.normalizer import RunningNormalizer
 from rnn_control.models.registry import register_model
-
-
-def mlp(sizes: Sequence[int], out_gain: float = 1.0) -> nn.Sequential:
-    """Tanh MLP ``sizes[0] -> ... -> sizes[-1]`` with orthogonal init (linear output layer)."""
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        lin = nn.Linear(sizes[i], sizes[i + 1])
-        last = i == len(sizes) - 2
-        nn.init.orthogonal_(lin.weight, out_gain if last else math.sqrt(2))
-        nn.init.zeros_(lin.bias)
-        layers.append(lin)
-        if not last:
-            layers.append(nn.Tanh())
-    return nn.Sequential(*layers)
 
 
 class ActorCriticBase(nn.Module):
@@ -236,8 +220,8 @@ class MlpActorCritic(ActorCriticBase):
             list(head_hidden or []),
             init_log_std,
         )
-        self.actor_body = mlp([obs_dim] + [hidden_size] * num_layers)
-        self.critic_body = mlp([obs_dim] + [hidden_size] * num_layers)
+        self.actor_body = mlp([obs_dim] + [hidden_size] * num_layers, out_gain=1.0)
+        self.critic_body = mlp([obs_dim] + [hidden_size] * num_layers, out_gain=1.0)
         self.time_aware = False
 
     def initial_state(self, batch_size: int) -> State:

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 
 from rnn_control.models.cores import State
-from rnn_control.models.dynamics import DynamicsModel, mlp
+from rnn_control.models.dynamics import DynamicsModel
+from rnn_control.models.layers import mlp
 from rnn_control.models.registry import register_model
 
 

@@ -15,6 +15,7 @@ target, so a run killed mid-write leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +62,30 @@ def load_checkpoint(
     if kind is not None and ckpt.get("kind") != kind:
         raise CheckpointError(f"{path}: is a {ckpt.get('kind')!r} checkpoint, expected a {kind!r} one")
     if expected_config is not None:
-        stored = ckpt.get("config", {})
-        diffs = []
-        for key in compare_keys:
-            diffs += diff_dicts(stored.get(key), expected_config.get(key), key)
-        if diffs:
-            raise CheckpointError(
-                f"{path}: was trained with a different configuration (checkpoint != requested):\n  "
-                + "\n  ".join(diffs)
-            )
+        check_config(path, ckpt.get("config", {}), expected_config, compare_keys)
     return ckpt
+
+
+def check_config(
+    path: str | Path,
+    stored: dict[str, Any],
+    expected: dict[str, Any],
+    keys: Sequence[str] | None = None,
+    hint: str = "",
+) -> None:
+    """Raise :class:`CheckpointError` listing every difference between the configuration a
+    checkpoint was trained with and the requested one (on ``keys`` only, or all of it);
+    ``hint`` ends the message (what the user can do)."""
+    if keys is None:
+        diffs = diff_dicts(stored, expected)
+    else:
+        diffs = [d for key in keys for d in diff_dicts(stored.get(key), expected.get(key), key)]
+    if diffs:
+        raise CheckpointError(
+            f"{path}: was trained with a different configuration (checkpoint != requested):\n  "
+            + "\n  ".join(diffs)
+            + (f"\n{hint}" if hint else "")
+        )
 
 
 def rng_state() -> dict[str, Any]:
@@ -79,6 +94,7 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the states :func:`rng_state` returned."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])

@@ -1,38 +1,38 @@
-"""Training metrics: one CSV row per iteration (appended, so resumed runs continue the file)
-and the same scalars in TensorBoard (``tensorboard --logdir RUN_DIR``)."""
+"""Training metrics of a run: CSV rows (appended, so a resumed run continues the file) and the
+same scalars in TensorBoard (``tensorboard --logdir RUN_DIR``). Each trainer names its columns."""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-FIELDS = [
-    "step",
-    "iteration",
-    "time_s",
-    "train_return",
-    "eval_return",
-    "eval_std",
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "approx_kl",
-    "lr",
-    "steps_per_s",
-]
-
 
 class RunLog:
-    """Append metrics rows to ``RUN_DIR/metrics.csv`` and TensorBoard."""
+    """Append metrics rows to ``RUN_DIR/metrics.csv`` and TensorBoard ``RUN_DIR/tb``.
 
-    def __init__(self, run_dir: str | Path, tensorboard: bool = True) -> None:
+    ``fields`` are the CSV columns (the first one is the step; other keys of a row go to
+    TensorBoard only). ``resume_from``: the step a resumed run continues from; rows and events
+    past it (written after that checkpoint by the interrupted run) are dropped.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        fields: Sequence[str],
+        tensorboard: bool = True,
+        resume_from: int | None = None,
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.fields = list(fields)
         self.csv_path = self.run_dir / "metrics.csv"
+        if resume_from is not None and self.csv_path.exists():
+            self._truncate_after(resume_from)
         new = not self.csv_path.exists()
         self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115 (kept open for the run)
-        self._csv = csv.DictWriter(self._file, fieldnames=FIELDS, extrasaction="ignore")
+        self._csv = csv.DictWriter(self._file, fieldnames=self.fields, extrasaction="ignore")
         if new:
             self._csv.writeheader()
         self._tb = None
@@ -40,30 +40,35 @@ class RunLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(str(self.run_dir / "tb"))
+                purge = None if resume_from is None else resume_from + 1  # step S itself was logged
+                self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=purge)
             except ImportError:  # tensorboard is optional at run time
                 self._tb = None
 
-    def truncate_after(self, step: int) -> None:
-        """Drop rows past ``step`` (a resumed run repeats them)."""
-        self._file.close()
-        rows = [r for r in csv.DictReader(self.csv_path.read_text().splitlines()) if float(r["step"]) <= step]
+    def _truncate_after(self, step: int) -> None:
+        step_key = self.fields[0]
+        rows = [
+            r
+            for r in csv.DictReader(self.csv_path.read_text().splitlines())
+            if r.get(step_key) not in (None, "") and float(r[step_key]) <= step
+        ]
         with open(self.csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=FIELDS)
+            w = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
-        self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115 (kept open for the run)
-        self._csv = csv.DictWriter(self._file, fieldnames=FIELDS, extrasaction="ignore")
 
     def log(self, row: dict[str, Any]) -> None:
+        """One row: the CSV columns it has (others left empty) and every number in TensorBoard."""
         self._csv.writerow({k: ("" if v is None else v) for k, v in row.items()})
         self._file.flush()
         if self._tb is not None:
+            step = row[self.fields[0]]
             for k, v in row.items():
-                if k not in ("step", "iteration") and isinstance(v, (int, float)) and v is not None:
-                    self._tb.add_scalar(k, v, row["step"])
+                if k not in ("step", "iteration") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    self._tb.add_scalar(k, v, step)
 
     def close(self) -> None:
+        """Close the CSV file and flush TensorBoard."""
         self._file.close()
         if self._tb is not None:
             self._tb.close()

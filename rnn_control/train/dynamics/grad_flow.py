@@ -6,18 +6,27 @@ squared error of the *last* prediction of each sequence, so ``||dL/dh_{T-1-lag}|
 strongly an input ``lag`` steps in the past can still be credited. With an Elman RNN it
 typically shrinks geometrically (vanishing gradient); the gates of the LSTM and GRU keep a path
 open. The table gives the norm relative to lag 0, averaged over the batch.
+
+The one implementation: ``rnn-control grad-flow`` and the explain report are callers of
+:func:`load_trained`, :func:`fresh_models`, :func:`measure`, :func:`table` and :func:`plot`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from rnn_control.errors import ConfigError
+from rnn_control.models.build import build_model
 from rnn_control.models.dynamics import RecurrentDynamicsModel
-from rnn_control.train.dynamics.rollouts import EpisodeDataset
+from rnn_control.scenario import Scenario, scenario_from_dict
+from rnn_control.train.common.checkpoint import load_checkpoint
+from rnn_control.train.common.progress import Progress
+from rnn_control.train.dynamics.rollouts import EpisodeDataset, collect_rollouts
 from rnn_control.train.dynamics.sequences import heldout_windows
 
 REPORT_LAGS = (0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200)
@@ -32,6 +41,7 @@ class GradFlow:
 
     @property
     def relative(self) -> np.ndarray:
+        """``norms`` divided by the norm at lag 0."""
         return self.norms / max(float(self.norms[0]), 1e-30)
 
     def decay_per_step(self, lag: int) -> float:
@@ -141,4 +151,74 @@ def fresh_models(
     return models
 
 
-__all__ = ["GradFlow", "fresh_models", "gradient_flow", "plot", "sequences_from", "table"]
+
+
+class NoRecurrentCore(ConfigError):
+    """A dynamics checkpoint whose model has no recurrent core (a window MLP): nothing to measure."""
+
+
+@dataclass
+class TrainedModel:
+    """A trained recurrent dynamics model, the scenario it was trained on, and its run's
+    training episodes (``RUN_DIR/train.npz``; None when the file is not there)."""
+
+    model: RecurrentDynamicsModel
+    label: str
+    scenario: Scenario
+    data: EpisodeDataset | None
+
+
+def load_trained(path: str | Path, label: str = "{cell} ({run})") -> TrainedModel:
+    """The trained dynamics model of checkpoint ``path``, labelled ``label`` (``{cell}``: its cell,
+    ``{run}``: its run folder's name). :class:`NoRecurrentCore` if it has no recurrent core."""
+    path = Path(path)
+    ckpt = load_checkpoint(path, kind="dynamics")
+    model = build_model(ckpt)
+    if not isinstance(model, RecurrentDynamicsModel):
+        raise NoRecurrentCore(f"{path}: {ckpt['model_class']} has no recurrent core to diagnose")
+    train = path.parent / "train.npz"
+    data = EpisodeDataset.load(train) if train.is_file() else None
+    name = label.format(cell=model.core.cell, run=path.parent.name)
+    return TrainedModel(model, name, scenario_from_dict(ckpt["config"]), data)
+
+
+def scenario_rollouts(
+    scenario: Scenario, episodes: int, seed: int = 0, progress: bool = False
+) -> EpisodeDataset:
+    """``episodes`` episodes of the scenario's env under its ``dynamics.exploration`` policy."""
+    exploration = scenario.dynamics.exploration
+    return collect_rollouts(scenario.env, episodes, exploration, seed=seed, progress=progress)
+
+
+def measure(
+    models: Sequence[RecurrentDynamicsModel],
+    labels: Sequence[str],
+    data: EpisodeDataset,
+    length: int,
+    batch: int,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[GradFlow]:
+    """The gradient flow of every model on the same ``batch`` windows of ``length`` steps of ``data``."""
+    obs, act, next_obs = sequences_from(data, length, batch, seed)
+    results = []
+    with Progress(len(models), "grad-flow", "model", enabled=progress, leave=False) as bar:
+        for model, label in zip(models, labels):
+            results.append(gradient_flow(model, obs, act, next_obs, label))
+            bar.update(1)
+    return results
+
+
+__all__ = [
+    "GradFlow",
+    "NoRecurrentCore",
+    "TrainedModel",
+    "fresh_models",
+    "gradient_flow",
+    "load_trained",
+    "measure",
+    "plot",
+    "scenario_rollouts",
+    "sequences_from",
+    "table",
+]

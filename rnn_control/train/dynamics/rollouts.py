@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from rnn_control.atomic import atomic_open
 from rnn_control.envs import make_env, make_vec_env
 from rnn_control.envs.timing import control_period
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import EnvConfig
+from rnn_control.train.common.progress import Progress
 from rnn_control.train.dynamics.exploration import make_exploration
 
 FIELDS = ("obs", "act", "next_obs", "episode_start", "terminated", "truncated")
@@ -76,18 +78,18 @@ class EpisodeDataset:
         return self.select(np.sort(order[num_heldout:])), self.select(np.sort(order[:num_heldout]))
 
     def nonfinite_count(self) -> int:
+        """How many NaN / infinite entries ``obs``, ``act`` and ``next_obs`` hold."""
         return int(sum((~np.isfinite(getattr(self, f))).sum() for f in ("obs", "act", "next_obs")))
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.npz")
-        np.savez_compressed(tmp, **{f: getattr(self, f) for f in FIELDS})
-        tmp.replace(path)
-        return path
+        """Write the dataset to ``path`` (compressed ``.npz``, atomically)."""
+        with atomic_open(path, "wb") as out:
+            np.savez_compressed(out, **{f: getattr(self, f) for f in FIELDS})
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> EpisodeDataset:
+        """Read a dataset :meth:`save` wrote (:class:`ConfigError` naming what is wrong)."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: no such dataset file")
@@ -152,11 +154,7 @@ def collect_rollouts(
     policy = make_exploration(
         exploration, env_cfg.id, low, high, n, seed + 1, noise_scale, pink_beta, ou_theta, dt or 0.05
     )
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=num_episodes, desc="collecting episodes", unit="ep", leave=False)
+    bar = Progress(num_episodes, "collecting episodes", "ep", enabled=progress, leave=False)
     current: list[dict[str, list]] = [{f: [] for f in FIELDS} for _ in range(n)]
     done_eps: list[dict[str, np.ndarray]] = []
     try:
@@ -178,15 +176,13 @@ def collect_rollouts(
                 if ended[i]:
                     if len(done_eps) < num_episodes:
                         done_eps.append({f: np.asarray(v) for f, v in ep.items()})
-                        if bar is not None:
-                            bar.update(1)
+                        bar.update(1)
                     current[i] = {f: [] for f in FIELDS}
             policy.reset(ended)
             obs = next_obs
     finally:
         venv.close()
-        if bar is not None:
-            bar.close()
+        bar.close()
     cat = {f: np.concatenate([e[f] for e in done_eps]) for f in FIELDS}
     for f in ("obs", "act", "next_obs"):
         cat[f] = cat[f].astype(np.float32).reshape(len(cat[f]), -1)

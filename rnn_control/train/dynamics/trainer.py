@@ -7,6 +7,7 @@ A run folder holds everything about one run::
       train.npz         training episodes   (collected once, reused on resume)
       heldout.npz       held-out episodes   (never trained on; used by eval-dynamics)
       eval.json         open-loop RMSE at the end of training
+      metrics.csv       training and held-out losses (the same scalars as tb/)
       tb/               TensorBoard scalars
 
 Starting a trainer on a folder that already has a checkpoint resumes it: model, optimiser,
@@ -19,30 +20,38 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rnn_control.config import diff_dicts
-from rnn_control.errors import CheckpointError, TrainingError
+from rnn_control.errors import TrainingError
 from rnn_control.models.dynamics import DynamicsModel
 from rnn_control.models.registry import MODEL_CLASSES
 from rnn_control.scenario import Scenario
 from rnn_control.scenario.dynamics import RUN_LENGTH_KEYS
 from rnn_control.train.common.checkpoint import (
+    check_config,
     load_checkpoint,
     rng_state,
     save_checkpoint,
-    seed_everything,
     set_rng_state,
 )
+from rnn_control.train.common.progress import Progress
+from rnn_control.train.common.run import CHECKPOINT, TrainResult, start_run
+from rnn_control.train.common.run_log import RunLog
 from rnn_control.train.dynamics.open_loop import OpenLoopReport, evaluate_open_loop
 from rnn_control.train.dynamics.rollouts import EpisodeDataset, box_spaces, collect_rollouts
 from rnn_control.train.dynamics.sequences import SequenceBatch, SequenceSampler
 
-CHECKPOINT = "checkpoint.pt"
+METRICS = [
+    "step",
+    "train/loss",
+    "train/mse_normalised",
+    "train/grad_norm",
+    "eval/heldout_loss",
+    "eval/heldout_mse_normalised",
+]  # the columns of RUN_DIR/metrics.csv (also the TensorBoard tags, with eval/open_loop_nrmse_<h>)
 
 
 def model_spec(scenario: Scenario, obs_dim: int, act_dim: int) -> tuple[str, dict[str, Any]]:
@@ -122,16 +131,6 @@ def open_loop_loss(
     return torch.stack(losses).mean()
 
 
-@dataclass
-class TrainResult:
-    run_dir: Path
-    checkpoint: Path
-    updates: int
-    seconds: float
-    final_loss: float
-    report: OpenLoopReport | None
-
-
 class DynamicsTrainer:
     """Collect (or reload) data, build the model, train with truncated BPTT, checkpoint, evaluate."""
 
@@ -150,8 +149,7 @@ class DynamicsTrainer:
         self.progress = progress
         self.tensorboard = tensorboard
         self.config = scenario.to_dict()
-        torch.set_num_threads(self.cfg.num_threads)
-        seed_everything(scenario.seed)
+        start_run(scenario.seed, self.cfg.num_threads)
 
         ckpt_path = self.run_dir / CHECKPOINT
         ckpt = self._load_resumable(ckpt_path) if resume and ckpt_path.is_file() else None
@@ -182,13 +180,12 @@ class DynamicsTrainer:
     # --- setup ---------------------------------------------------------------------------
     def _load_resumable(self, path: Path) -> dict[str, Any]:
         ckpt = load_checkpoint(path, kind="dynamics")
-        diffs = diff_dicts(identity_config(ckpt.get("config", {})), identity_config(self.config))
-        if diffs:
-            raise CheckpointError(
-                f"{path}: was trained with a different configuration (checkpoint != requested):\n  "
-                + "\n  ".join(diffs)
-                + "\nuse another --run-dir, or --overwrite to start this one again"
-            )
+        check_config(
+            path,
+            identity_config(ckpt.get("config", {})),
+            identity_config(self.config),
+            hint="use another --run-dir, or --overwrite to start this one again",
+        )
         return ckpt
 
     def _data(
@@ -216,6 +213,7 @@ class DynamicsTrainer:
 
     # --- training ------------------------------------------------------------------------
     def checkpoint_payload(self) -> dict[str, Any]:
+        """The checkpoint of the current state (model, optimiser, sampler, RNG; the data by name)."""
         return {
             "kind": "dynamics",
             "config": self.config,
@@ -232,6 +230,7 @@ class DynamicsTrainer:
         }
 
     def save(self, extra: dict[str, Any] | None = None) -> Path:
+        """Write ``RUN_DIR/checkpoint.pt`` atomically (with ``extra`` entries)."""
         return save_checkpoint(self.run_dir / CHECKPOINT, {**self.checkpoint_payload(), **(extra or {})})
 
     def train_step(self) -> tuple[float, float, float]:
@@ -259,50 +258,44 @@ class DynamicsTrainer:
         """Train up to ``dynamics.total_updates``. ``stop_after`` stops abruptly (no final
         checkpoint, as if the process were killed) once that many updates are done."""
         c = self.cfg
-        writer = None
-        if self.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.update)
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=c.total_updates, initial=self.update, desc="train-dynamics", unit="upd")
+        # a fresh run (update 0) drops what an earlier run left in the folder's log
+        log = RunLog(self.run_dir, METRICS, self.tensorboard, resume_from=self.update)
+        bar = Progress(c.total_updates, "train-dynamics", "upd", initial=self.update, enabled=self.progress)
         t0, loss = time.perf_counter(), float("nan")
         try:
             while self.update < c.total_updates:
                 loss, mse, grad_norm = self.train_step()
-                if bar is not None:
-                    bar.update(1)
-                    if self.update % 10 == 0:
-                        bar.set_postfix(loss=f"{loss:.3f}", mse=f"{mse:.4f}")
-                if writer is not None and self.update % c.log_every == 0:
-                    writer.add_scalar("train/loss", loss, self.update)
-                    writer.add_scalar("train/mse_normalised", mse, self.update)
-                    writer.add_scalar("train/grad_norm", grad_norm, self.update)
+                post = {"loss": f"{loss:.3f}", "mse": f"{mse:.4f}"} if self.update % 10 == 0 else {}
+                bar.update(1, **post)
+                if self.update % c.log_every == 0:
+                    log.log({"step": self.update, "train/loss": loss, "train/mse_normalised": mse,
+                             "train/grad_norm": grad_norm})  # fmt: skip
                 if self.update % c.checkpoint_every == 0 and self.update < c.total_updates:
                     self.save()
-                    if writer is not None and (held := self.heldout_loss()) is not None:
-                        writer.add_scalar("eval/heldout_loss", held[0], self.update)
-                        writer.add_scalar("eval/heldout_mse_normalised", held[1], self.update)
+                    if (held := self.heldout_loss()) is not None:
+                        log.log({"step": self.update, "eval/heldout_loss": held[0],
+                                 "eval/heldout_mse_normalised": held[1]})  # fmt: skip
                 if stop_after is not None and self.update >= stop_after:
-                    return TrainResult(self.run_dir, self.run_dir / CHECKPOINT, self.update,
-                                       time.perf_counter() - t0, loss, None)  # fmt: skip
+                    return self._result(self.run_dir / CHECKPOINT, time.perf_counter() - t0, loss, None)
+            report = self.evaluate()
+            summary: dict[str, Any] = {"updates": self.update}
+            if report is not None:
+                summary.update(horizons=report.horizons, rmse=report.rmse, rmse_per_dim=report.rmse_per_dim)
+                nrmse = {f"eval/open_loop_nrmse_{h}": v for h, v in report.rmse.items()}
+                log.log({"step": self.update, **nrmse})
         finally:
-            if bar is not None:
-                bar.close()
-        report = self.evaluate()
-        summary: dict[str, Any] = {"updates": self.update}
-        if report is not None:
-            summary.update(horizons=report.horizons, rmse=report.rmse, rmse_per_dim=report.rmse_per_dim)
-        if writer is not None:
-            for h, v in (report.rmse if report else {}).items():
-                writer.add_scalar(f"eval/open_loop_nrmse_{h}", v, self.update)
-            writer.close()
+            bar.close()
+            log.close()
         path = self.save({"eval": summary})
         (self.run_dir / "eval.json").write_text(json.dumps(summary, indent=2))
-        return TrainResult(self.run_dir, path, self.update, time.perf_counter() - t0, loss, report)
+        return self._result(path, time.perf_counter() - t0, loss, report)
+
+    def _result(
+        self, checkpoint: Path, seconds: float, loss: float, report: OpenLoopReport | None
+    ) -> TrainResult:
+        return TrainResult(
+            self.run_dir, checkpoint, self.update, seconds, final_loss=loss, report=report
+        )
 
     @torch.no_grad()
     def heldout_loss(self, windows: int = 64) -> tuple[float, float] | None:
@@ -318,6 +311,7 @@ class DynamicsTrainer:
         return loss.item(), mse.item()
 
     def evaluate(self, horizons: list[int] | None = None) -> OpenLoopReport | None:
+        """Open-loop RMSE on the held-out episodes (horizons fitted to the longest one); None without any."""
         if self.heldout_data.num_episodes == 0:
             return None
         self.model.eval()

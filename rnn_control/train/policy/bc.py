@@ -22,10 +22,12 @@ from torch import nn
 from rnn_control.envs.factory import make_vec_env
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import Scenario
-from rnn_control.train.common.checkpoint import rng_state, seed_everything, set_rng_state
+from rnn_control.train.common.checkpoint import rng_state, set_rng_state
+from rnn_control.train.common.progress import Progress
+from rnn_control.train.common.run import TrainResult
 from rnn_control.train.policy.experts import get_expert
 from rnn_control.train.policy.run import PolicyRun, check_finite
-from rnn_control.train.policy.ppo import TrainResult, _info_dt, _progress
+from rnn_control.train.policy.setup import info_dt
 
 
 def train_bc(
@@ -37,8 +39,6 @@ def train_bc(
 ) -> TrainResult:
     """Behaviour cloning (``policy.algorithm: bc``, one round) or DAgger (``dagger``, several)."""
     cfg = scenario.policy
-    torch.set_num_threads(cfg.num_threads)
-    seed_everything(scenario.seed)
     if scenario.env.vectorization != "sync":
         raise ConfigError(
             "env.vectorization: behaviour cloning needs 'sync' (the expert reads each env's state)"
@@ -61,7 +61,7 @@ def train_bc(
     venv = make_vec_env(scenario.env, N, seed=scenario.seed)
     is_box = isinstance(venv.single_action_space, gym.spaces.Box)
     time_aware = bool(getattr(model, "time_aware", False))
-    bar = _progress(progress, rounds * T * N, step, f"{cfg.algorithm} {scenario.name}")
+    bar = Progress(rounds * T * N, f"{cfg.algorithm} {scenario.name}", "step", initial=step, enabled=progress)
     res = None
     for rnd in range(start_round, rounds):
         t0 = time.perf_counter()
@@ -94,18 +94,17 @@ def train_bc(
             dataset=data,
             algorithm=cfg.algorithm,
         )
-        if bar is not None:
-            bar.update(T * N)
-            bar.set_postfix({"loss": f"{loss:.4f}", "eval": f"{res.mean:.1f}"})
+        bar.update(T * N, loss=f"{loss:.4f}", eval=f"{res.mean:.1f}")
         if run.target_reached():
             break
-    if bar is not None:
-        bar.close()
+    bar.close()
     venv.close()
     if res is None:
         res = run.evaluate(model, seed=scenario.seed + 100_000)
     curve = run.finish()
-    return TrainResult(run.ckpt_path, step, train_time, res.mean, res.std, run.first_target, curve)
+    return TrainResult(
+        run.run_dir, run.ckpt_path, step, train_time, res.mean, res.std, run.first_target, curve
+    )
 
 
 @torch.no_grad()
@@ -117,7 +116,7 @@ def _collect(model, venv, expert, T: int, beta: float, seed: int, nominal_dt: fl
     space = venv.single_action_space
     obs_np, info = venv.reset(seed=seed)
     start = np.ones(N, dtype=bool)
-    dt_np = _info_dt(info, N, nominal_dt)
+    dt_np = info_dt(info, N, nominal_dt)
     state = model.initial_state(N)
     obs = torch.zeros(T, N, model.obs_dim)
     starts = torch.zeros(T, N, dtype=torch.bool)
@@ -142,7 +141,7 @@ def _collect(model, venv, expert, T: int, beta: float, seed: int, nominal_dt: fl
             act = np.where(use_expert, np.asarray(expert_act), student[:, 0].astype(np.int64))
         obs_np, _, term, trunc, info = venv.step(act)
         start = term | trunc
-        dt_np = _info_dt(info, N, nominal_dt)
+        dt_np = info_dt(info, N, nominal_dt)
     return {"obs": obs, "episode_start": starts, "dt": dts, "labels": torch.from_numpy(np.stack(labels))}
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,11 @@ from torch import nn
 
 from rnn_control.envs.factory import make_vec_env
 from rnn_control.scenario import Scenario
-from rnn_control.train.common.checkpoint import rng_state, seed_everything, set_rng_state
+from rnn_control.train.common.checkpoint import rng_state, set_rng_state
+from rnn_control.train.common.progress import Progress
+from rnn_control.train.common.run import TrainResult
 from rnn_control.train.policy.run import PolicyRun, check_finite
+from rnn_control.train.policy.setup import info_dt
 from rnn_control.train.policy.storage import RolloutStorage
 
 
@@ -58,24 +60,6 @@ class RewardScaler:
         self.mean, self.var, self.count = d["mean"], d["var"], d["count"]
 
 
-@dataclass
-class TrainResult:
-    checkpoint: Path
-    steps: int
-    train_time_s: float
-    final_eval_return: float
-    final_eval_std: float
-    first_target: dict[str, float] | None
-    learning_curve: Path | None
-
-
-def _info_dt(info: dict[str, Any], n: int, default: float) -> np.ndarray:
-    if "dt" in info:
-        mask = info.get("_dt", np.ones(n, bool))
-        return np.where(mask, info["dt"], default).astype(np.float32)
-    return np.full(n, default, dtype=np.float32)
-
-
 def train_ppo(
     scenario: Scenario,
     run_dir: str | Path,
@@ -84,10 +68,8 @@ def train_ppo(
     tensorboard: bool = True,
 ) -> TrainResult:
     """Train ``scenario``'s policy with recurrent PPO in ``run_dir`` (see module docstring)."""
-    cfg = scenario.policy
-    torch.set_num_threads(cfg.num_threads)
-    seed_everything(scenario.seed)
     run = PolicyRun(scenario, run_dir, resume=resume, tensorboard=tensorboard)
+    cfg = run.cfg
     model: nn.Module = run.model
     model.train()
     N = cfg.num_envs or scenario.env.num_envs
@@ -129,7 +111,7 @@ def train_ppo(
 
     obs_np, info = venv.reset(seed=scenario.seed + iteration)
     episode_start = np.ones(N, dtype=bool)
-    dt_np = _info_dt(info, N, nominal_dt)
+    dt_np = info_dt(info, N, nominal_dt)
     state = model.initial_state(N)
     ep_return = np.zeros(N)
     storage = RolloutStorage(T, N, model.obs_dim, act_dim, L, state)
@@ -137,7 +119,7 @@ def train_ppo(
         save()  # step 0: there is always a good checkpoint to fall back to
     next_ckpt = (step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     next_eval = (step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
-    bar = _progress(progress, cfg.total_steps, step, scenario.name)
+    bar = Progress(cfg.total_steps, f"ppo {scenario.name}", "step", initial=step, enabled=progress)
     last_eval = None
 
     while iteration < num_iterations and not run.target_reached():
@@ -183,7 +165,7 @@ def train_ppo(
                 storage.rewards[t] = torch.from_numpy(r.astype(np.float32))
                 storage.dones[t] = torch.from_numpy(done.astype(np.float32))
                 episode_start = done
-                dt_np = _info_dt(info, N, nominal_dt)
+                dt_np = info_dt(info, N, nominal_dt)
             dt_t = torch.from_numpy(dt_np).view(1, N, 1) if time_aware else None
             _, last_value, _ = model(
                 torch.from_numpy(np.asarray(obs_np, dtype=np.float32))[None],
@@ -219,21 +201,18 @@ def train_ppo(
         if step >= next_ckpt or iteration == num_iterations or run.target_reached():
             save()
             next_ckpt = (step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
-        if bar is not None:
-            bar.update(steps_per_iter)
-            post = {"return": f"{train_return:.1f}" if train_return is not None else "-"}
-            if last_eval is not None:
-                post["eval"] = f"{last_eval.mean:.1f}"
-            bar.set_postfix(post)
-    if bar is not None:
-        bar.close()
+        post = {"return": f"{train_return:.1f}" if train_return is not None else "-"}
+        if last_eval is not None:
+            post["eval"] = f"{last_eval.mean:.1f}"
+        bar.update(steps_per_iter, **post)
+    bar.close()
     venv.close()
     if last_eval is None:
         last_eval = run.evaluate(model, seed=scenario.seed + 100_000)
         save()
     curve = run.finish()
     return TrainResult(
-        run.ckpt_path, step, train_time, last_eval.mean, last_eval.std, run.first_target, curve
+        run.run_dir, run.ckpt_path, step, train_time, last_eval.mean, last_eval.std, run.first_target, curve
     )
 
 
@@ -245,7 +224,7 @@ def _final_values(model, info, mask, state, nominal_dt, time_aware) -> np.ndarra
     dt = None
     if time_aware:
         fi = info.get("final_info", {})
-        dt = torch.from_numpy(_info_dt(fi, len(mask), nominal_dt)[idx]).view(1, -1, 1)
+        dt = torch.from_numpy(info_dt(fi, len(mask), nominal_dt)[idx]).view(1, -1, 1)
     _, v, _ = model(torch.from_numpy(final)[None], sub_state, None, dt)
     out = np.zeros(len(mask))
     out[idx] = v[0].numpy()
@@ -288,11 +267,3 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
         if cfg.target_kl is not None and sums["approx_kl"] / max(count, 1) > cfg.target_kl:
             break
     return {k: round(v / max(count, 1), 6) for k, v in sums.items()}
-
-
-def _progress(enabled: bool, total: int, initial: int, name: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=f"ppo {name}", unit="step", dynamic_ncols=True)

@@ -1,5 +1,6 @@
-"""The frame around every policy trainer: run folder, resume, periodic evaluation, metrics,
-checkpoints (atomic, the last good one is kept when training fails), learning curve."""
+"""The frame around every policy trainer: process setup, run folder, resume, periodic
+evaluation, metrics, checkpoints (atomic, the last good one is kept when training fails),
+learning curve."""
 
 from __future__ import annotations
 
@@ -15,19 +16,37 @@ from rnn_control.envs.spaces import describe_spaces
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.scenario import Scenario
 from rnn_control.train.common.checkpoint import load_checkpoint, save_checkpoint
+from rnn_control.train.common.run import CHECKPOINT, start_run
+from rnn_control.train.common.run_log import RunLog
 from rnn_control.train.policy.evaluate import EvalResult, evaluate_policy, plot_learning_curve
 from rnn_control.train.policy.setup import (
     build_policy,
     check_observation_space,
     checkpoint_payload,
 )
-from rnn_control.train.common.run_log import RunLog
 
-CHECKPOINT_NAME = "checkpoint.pt"
+METRICS = [
+    "step",
+    "iteration",
+    "time_s",
+    "train_return",
+    "eval_return",
+    "eval_std",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "lr",
+    "steps_per_s",
+]  # the columns of RUN_DIR/metrics.csv
 
 
 class PolicyRun:
-    """Shared state of one training run in ``run_dir``."""
+    """Shared state of one training run in ``run_dir``.
+
+    Constructing it seeds the process and pins torch's threads (before the policy is built), then
+    builds the policy, or restores it from ``run_dir``'s checkpoint with ``resume``.
+    """
 
     def __init__(
         self,
@@ -38,8 +57,9 @@ class PolicyRun:
     ) -> None:
         self.scenario = scenario
         self.cfg = scenario.policy
+        start_run(scenario.seed, self.cfg.num_threads)
         self.run_dir = Path(run_dir)
-        self.ckpt_path = self.run_dir / CHECKPOINT_NAME
+        self.ckpt_path = self.run_dir / CHECKPOINT
         probe = make_env(scenario.env)
         self.probe_env = probe
         self.spaces = describe_spaces(probe.observation_space, probe.action_space)
@@ -61,20 +81,21 @@ class PolicyRun:
                 )
             self.model.load_state_dict(ckpt["model_state"])
             self.resumed = ckpt
-        self.log = RunLog(self.run_dir, tensorboard=tensorboard)
-        if self.resumed is not None:
-            self.log.truncate_after(self.resumed["step"])
+        resumed_step = self.resumed["step"] if self.resumed is not None else None
+        self.log = RunLog(self.run_dir, METRICS, tensorboard=tensorboard, resume_from=resumed_step)
         self.last_saved_step: int | None = self.resumed["step"] if self.resumed else None
         self.eval_time = 0.0
         self.first_target: dict[str, float] | None = (self.resumed or {}).get("first_target")
 
     @property
     def nominal_dt(self) -> float:
+        """Seconds per env step (the env's control period, else the scenario's nominal dt)."""
         from rnn_control.envs.timing import control_period
 
         return control_period(self.probe_env) or self.scenario.model.nominal_dt
 
     def evaluate(self, model: nn.Module, seed: int) -> EvalResult:
+        """Deterministic evaluation (``policy.eval_episodes``); the model is left in train mode."""
         t0 = time.perf_counter()
         res = evaluate_policy(
             model, self.scenario.env, self.cfg.eval_episodes, seed=seed, nominal_dt=self.nominal_dt
@@ -84,14 +105,17 @@ class PolicyRun:
         return res
 
     def note_eval(self, res: EvalResult, step: int, train_time: float) -> None:
+        """Remember the first evaluation that reached ``policy.target_return``."""
         target = self.cfg.target_return
         if target is not None and self.first_target is None and res.mean >= target:
             self.first_target = {"step": step, "time_s": train_time, "return": res.mean}
 
     def target_reached(self) -> bool:
+        """True when training should stop (``policy.stop_at_target`` and the target was reached)."""
         return self.cfg.stop_at_target and self.first_target is not None
 
     def save(self, step: int, **trainer_state: Any) -> Path:
+        """Write the checkpoint atomically (model, spaces, config, plus the trainer's state)."""
         payload = checkpoint_payload(
             self.scenario,
             self.model,
@@ -108,6 +132,7 @@ class PolicyRun:
         return self.ckpt_path
 
     def fail(self, what: str, step: int) -> TrainingError:
+        """The error to raise when training cannot go on: what failed, and what was kept."""
         kept = (
             f"the last good checkpoint ({self.ckpt_path}, step {self.last_saved_step}) is kept"
             if self.last_saved_step is not None
@@ -116,6 +141,7 @@ class PolicyRun:
         return TrainingError(f"{what} at step {step}; training stopped, {kept}")
 
     def finish(self) -> Path | None:
+        """Close the log and the probe env; the learning-curve PNG (None if it could not be drawn)."""
         self.log.close()
         self.probe_env.close()
         try:
@@ -127,5 +153,6 @@ class PolicyRun:
 
 
 def check_finite(loss: torch.Tensor, run: PolicyRun, step: int, name: str = "loss") -> None:
+    """Stop training (:meth:`PolicyRun.fail`) on a NaN or infinite loss."""
     if not torch.isfinite(loss):
         raise run.fail(f"non-finite {name} ({loss.item()})", step)

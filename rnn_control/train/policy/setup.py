@@ -1,6 +1,6 @@
 """What every policy trainer shares: building the policy for an env, describing the env's
-spaces, writing the checkpoint payload of the checkpoint contract, and refusing checkpoints
-whose observation space no longer matches the env."""
+spaces, writing the checkpoint payload of the checkpoint contract, refusing checkpoints whose
+observation space no longer matches the env, and reading step durations from a vector env."""
 
 from __future__ import annotations
 
@@ -96,3 +96,12 @@ def actor_initial_state(model: nn.Module, batch_size: int) -> tuple[torch.Tensor
     """State that ``act_inference`` expects (actor core only; empty for an MLP)."""
     core = getattr(model, "core", None)
     return core.initial_state(batch_size) if core is not None else ()
+
+
+def info_dt(info: dict[str, Any], n: int, default: float) -> np.ndarray:
+    """Seconds each of a vector env's ``n`` envs last stepped (``info["dt"]`` where an env says,
+    ``default`` elsewhere), ``float32 [n]``: the ``dt`` input of time-aware cells."""
+    if "dt" in info:
+        mask = info.get("_dt", np.ones(n, bool))
+        return np.where(mask, info["dt"], default).astype(np.float32)
+    return np.full(n, default, dtype=np.float32)
