@@ -13,6 +13,7 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``grad-flow`` options."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = """examples:
   rnn-control grad-flow --cells rnn lstm gru --out grad_flow.png

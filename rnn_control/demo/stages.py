@@ -37,6 +37,7 @@ def missing_part(exc: ModuleNotFoundError, module: str, what: str) -> StageUnava
 
 @dataclass
 class DemoContext:
+    """What every stage gets: the settings, the scenario, the run folder, the ROS domain."""
     settings: DemoSettings
     scenario: Scenario
     run: RunFolder
@@ -44,6 +45,7 @@ class DemoContext:
     progress: bool = True
 
     def say(self, line: str) -> None:
+        """One indented line of the demo's narrative on stdout."""
         print(f"  {line}", flush=True)
 
 

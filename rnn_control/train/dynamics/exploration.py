@@ -15,6 +15,8 @@ action space. ``reset(mask)`` tells them which environments just started a new e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from rnn_control.errors import ConfigError
@@ -32,6 +34,7 @@ class ExplorationPolicy:
         self.rng = rng
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions ``[N, a]`` inside the box for observations ``obs [N, o]``."""
         raise NotImplementedError
 
     def reset(self, mask: np.ndarray) -> None:
@@ -42,27 +45,41 @@ class ExplorationPolicy:
 
 
 class RandomPolicy(ExplorationPolicy):
+    """Uniform in the action box, independently every step (white noise)."""
+
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions ``[N, a]`` inside the box for observations ``obs [N, o]``."""
         return self.rng.uniform(self.low, self.high, size=(self.num_envs, self.low.size))
 
 
 class OUNoisePolicy(ExplorationPolicy):
     """Ornstein-Uhlenbeck process with stationary std ``sigma`` (fraction of the half-range)."""
 
-    def __init__(self, low, high, num_envs, rng, sigma: float = 0.5, theta: float = 0.15) -> None:
+    def __init__(
+        self,
+        low: np.ndarray,
+        high: np.ndarray,
+        num_envs: int,
+        rng: np.random.Generator,
+        sigma: float = 0.5,
+        theta: float = 0.15,
+    ) -> None:
         super().__init__(low, high, num_envs, rng)
         self.sigma, self.theta = sigma, theta
         self.x = np.zeros((num_envs, self.low.size))
 
     def noise(self) -> np.ndarray:
+        """The next OU sample ``[N, a]`` in units of the half-range."""
         kick = self.sigma * np.sqrt(2 * self.theta) * self.rng.standard_normal(self.x.shape)
         self.x = self.x - self.theta * self.x + kick
         return self.x
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions ``[N, a]`` inside the box for observations ``obs [N, o]``."""
         return self._scale(self.noise())
 
     def reset(self, mask: np.ndarray) -> None:
+        """Forget per-episode memory of the environments where ``mask`` is True."""
         self.x[mask] = self.sigma * self.rng.standard_normal((int(mask.sum()), self.low.size))
 
 
@@ -70,7 +87,14 @@ class PinkNoisePolicy(ExplorationPolicy):
     """``1/f^beta`` noise, generated in blocks by shaping white noise in the frequency domain."""
 
     def __init__(
-        self, low, high, num_envs, rng, sigma: float = 0.5, beta: float = 1.0, block: int = 1024
+        self,
+        low: np.ndarray,
+        high: np.ndarray,
+        num_envs: int,
+        rng: np.random.Generator,
+        sigma: float = 0.5,
+        beta: float = 1.0,
+        block: int = 1024,
     ) -> None:
         super().__init__(low, high, num_envs, rng)
         self.sigma, self.beta, self.block = sigma, beta, block
@@ -90,6 +114,7 @@ class PinkNoisePolicy(ExplorationPolicy):
         self.pos[i] = 0
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions ``[N, a]`` inside the box for observations ``obs [N, o]``."""
         out = np.empty((self.num_envs, self.low.size))
         for i in range(self.num_envs):
             if self.pos[i] >= self.block:
@@ -99,6 +124,7 @@ class PinkNoisePolicy(ExplorationPolicy):
         return self._scale(self.sigma * out)
 
     def reset(self, mask: np.ndarray) -> None:
+        """Forget per-episode memory of the environments where ``mask`` is True."""
         self.pos[mask] = self.block  # a fresh, independent block for every episode
 
 
@@ -110,7 +136,14 @@ class PendulumSwingUp(ExplorationPolicy):
     """
 
     def __init__(
-        self, low, high, num_envs, rng, dt: float = 0.05, sigma: float = 0.3, theta: float = 0.15
+        self,
+        low: np.ndarray,
+        high: np.ndarray,
+        num_envs: int,
+        rng: np.random.Generator,
+        dt: float = 0.05,
+        sigma: float = 0.3,
+        theta: float = 0.15,
     ) -> None:
         super().__init__(low, high, num_envs, rng)
         self.dt = dt
@@ -120,6 +153,7 @@ class PendulumSwingUp(ExplorationPolicy):
         self.pump_gain = rng.uniform(0.5, 2.0, num_envs)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions ``[N, a]`` inside the box for observations ``obs [N, o]``."""
         angle = np.arctan2(obs[:, 1], obs[:, 0])
         if obs.shape[1] >= 3:
             vel = obs[:, 2]
@@ -136,6 +170,7 @@ class PendulumSwingUp(ExplorationPolicy):
         return self._scale(unit)
 
     def reset(self, mask: np.ndarray) -> None:
+        """Forget per-episode memory of the environments where ``mask`` is True."""
         self.prev_angle[mask] = np.nan
         self.noise.reset(mask)
 
@@ -146,19 +181,28 @@ SCRIPTED: dict[str, type[ExplorationPolicy]] = {"Pendulum-v1": PendulumSwingUp}
 class MixedPolicy(ExplorationPolicy):
     """Environments split round-robin among several policies."""
 
-    def __init__(self, low, high, num_envs, rng, makers: list) -> None:
+    def __init__(
+        self,
+        low: np.ndarray,
+        high: np.ndarray,
+        num_envs: int,
+        rng: np.random.Generator,
+        makers: list[Callable[[int], ExplorationPolicy]],
+    ) -> None:
         super().__init__(low, high, num_envs, rng)
         self.groups = [np.arange(i, num_envs, len(makers)) for i in range(len(makers))]
         self.policies = [make(len(g)) for make, g in zip(makers, self.groups) if len(g)]
         self.groups = [g for g in self.groups if len(g)]
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions ``[N, a]`` inside the box for observations ``obs [N, o]``."""
         out = np.empty((self.num_envs, self.low.size))
         for g, p in zip(self.groups, self.policies):
             out[g] = p.act(obs[g])
         return out
 
     def reset(self, mask: np.ndarray) -> None:
+        """Forget per-episode memory of the environments where ``mask`` is True."""
         for g, p in zip(self.groups, self.policies):
             p.reset(mask[g])
 

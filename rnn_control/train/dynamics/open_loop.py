@@ -22,12 +22,14 @@ from rnn_control.train.dynamics.sequences import heldout_windows
 
 @dataclass
 class OpenLoopReport:
+    """Open-loop prediction error by horizon (normalised RMSE: 1.0 is as bad as predicting the mean)."""
     horizons: list[int]
     rmse: dict[int, float]  # normalised RMSE over steps 1..h, averaged over dimensions
     rmse_per_dim: dict[int, list[float]]
     num_windows: int
 
     def table(self) -> str:
+        """The report as a fixed-width text table, one row per horizon."""
         lines = [f"{'horizon':>8} {'nRMSE':>8}   per dimension", "-" * 40]
         for h in self.horizons:
             dims = " ".join(f"{v:.3f}" for v in self.rmse_per_dim[h])

@@ -45,10 +45,12 @@ class EpisodeDataset:
 
     @property
     def obs_dim(self) -> int:
+        """Observation size."""
         return self.obs.shape[1]
 
     @property
     def act_dim(self) -> int:
+        """Action size."""
         return self.act.shape[1]
 
     @property
@@ -59,6 +61,7 @@ class EpisodeDataset:
 
     @property
     def num_episodes(self) -> int:
+        """How many episodes the dataset holds."""
         return int(self.episode_start.sum())
 
     def episode(self, i: int) -> tuple[np.ndarray, np.ndarray]:

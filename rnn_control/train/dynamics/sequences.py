@@ -78,6 +78,7 @@ class SequenceSampler:
         self.loss_mask = torch.arange(self.window).unsqueeze(1).expand(self.window, batch_size) >= burn_in
 
     def sample(self) -> SequenceBatch:
+        """A batch of windows at random starts (drawn from the sampler's own generator)."""
         first = torch.randint(
             0, len(self.obs) - self.window + 1, (self.batch_size,), generator=self.generator
         )
@@ -99,9 +100,11 @@ class SequenceSampler:
         )
 
     def state_dict(self) -> dict:
+        """The generator state, for the checkpoint."""
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the generator state :meth:`state_dict` returned."""
         self.generator.set_state(state["generator"])
 
 

@@ -25,22 +25,26 @@ from rnn_control.train.policy.setup import actor_initial_state
 
 @dataclass
 class EvalResult:
+    """Returns and lengths of deterministic evaluation episodes, in episode order."""
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
+        """Mean episode return."""
         return float(np.mean(self.returns))
 
     @property
     def std(self) -> float:
+        """Standard deviation of the episode returns."""
         return float(np.std(self.returns))
 
     def summary(self) -> str:
+        """One line: mean +/- std over the episodes."""
         return f"return {self.mean:.1f} +/- {self.std:.1f} over {len(self.returns)} episodes"
 
 
-def env_action(action: np.ndarray, space: gym.Space):
+def env_action(action: np.ndarray, space: gym.Space) -> np.ndarray | int:
     """Policy output (env units) -> what ``env.step`` takes: clipped Box, int for Discrete."""
     if isinstance(space, gym.spaces.Box):
         return np.clip(action, space.low, space.high).astype(space.dtype)

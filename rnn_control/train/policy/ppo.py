@@ -54,9 +54,11 @@ class RewardScaler:
         return reward / np.sqrt(self.var + 1e-8)
 
     def state_dict(self) -> dict[str, Any]:
+        """The running statistics, for the checkpoint."""
         return {"mean": self.mean, "var": self.var, "count": self.count}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Restore the statistics :meth:`state_dict` returned."""
         self.mean, self.var, self.count = d["mean"], d["var"], d["count"]
 
 

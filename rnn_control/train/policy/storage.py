@@ -17,6 +17,7 @@ State = tuple[Tensor, ...]
 
 
 class RolloutStorage:
+    """Tensors ``[T, N, ...]`` of one rollout, the state at every chunk start, GAE targets."""
     def __init__(
         self, steps: int, num_envs: int, obs_dim: int, act_dim: int, chunk_length: int, state: State
     ) -> None:
