@@ -57,6 +57,7 @@ def ros_returns(bundle: Path, episodes: int, seed: int, mode: str) -> list[float
     import rclpy
     from std_msgs.msg import Float64
 
+    from rnn_control.ros.common import result_qos
     from tests.ros_support import NodeProcess, Probe
 
     tmp = Path(tempfile.mkdtemp(prefix="ros_closed_loop_"))
@@ -73,7 +74,7 @@ def ros_returns(bundle: Path, episodes: int, seed: int, mode: str) -> list[float
     )
     rclpy.init()
     probe = Probe("closed_loop_probe")
-    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return")
+    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return", result_qos())
     t0 = time.monotonic()
     try:
         probe.spin_until(lambda: len(returns) >= episodes or not bridge.alive(), 3600, "the episodes")

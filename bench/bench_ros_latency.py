@@ -58,8 +58,8 @@ def role_sender(ns: str, rate: float, seconds: float, out: str) -> None:
     rclpy, _ = _init_ros()
     from sensor_msgs.msg import JointState
 
+    from rnn_control.ros.codecs import time_msg
     from rnn_control.ros.common import qos_profile
-    from rnn_control.ros.messages import time_msg
 
     node = rclpy.create_node("sender", namespace=ns)
     pub = node.create_publisher(JointState, "joint_states", qos_profile("sensor_data", 10))
@@ -120,8 +120,8 @@ def role_receiver(ns: str, out: str) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import JointState
 
+    from rnn_control.ros.codecs import stamp_ns
     from rnn_control.ros.common import qos_profile
-    from rnn_control.ros.messages import stamp_ns
 
     node = rclpy.create_node("receiver", namespace=ns)
     latencies: list[float] = []

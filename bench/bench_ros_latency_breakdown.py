@@ -49,8 +49,8 @@ def role_receiver(ns: str, out: str) -> None:
     rclpy, stop = _init_ros()
     from sensor_msgs.msg import JointState
 
+    from rnn_control.ros.codecs import stamp_ns
     from rnn_control.ros.common import qos_profile
-    from rnn_control.ros.messages import stamp_ns
 
     node = rclpy.create_node("receiver", namespace=ns)
     got: list[tuple[int, int]] = []
@@ -82,8 +82,8 @@ def role_node(kind: str, ns: str, bundle: str, executor: str, out: str) -> None:
     rclpy, stop = _init_ros()
     from sensor_msgs.msg import JointState
 
+    from rnn_control.ros.codecs import stamp_ns
     from rnn_control.ros.common import make_executor, qos_profile
-    from rnn_control.ros.messages import stamp_ns
 
     calls: list[tuple[int, int, int]] = []  # (sensor stamp, callback entered, callback returned)
     stages: dict[str, list[int]] = {s: [] for s in STAGES}
@@ -183,7 +183,7 @@ def in_process(bundle: Path, calls: int = 3000) -> None:
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import JointState
 
-    from rnn_control.ros.messages import time_msg
+    from rnn_control.ros.codecs import time_msg
     from rnn_control.ros.policy_node import PolicyNode
 
     rclpy.init()

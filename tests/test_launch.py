@@ -24,6 +24,7 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Float64, Float64MultiArray
 
 from rnn_control.envs.bundle_returns import bundle_returns
+from rnn_control.ros.common import qos_profile, result_qos
 from tests.ros_support import ROOT, NodeProcess, Probe
 
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
@@ -177,7 +178,7 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
     rclpy.init()
     probe = Probe("graph_probe")
     probe.watch_diagnostics()
-    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return")
+    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return", result_qos())
     predictions = probe.collect(Float64MultiArray, f"{ns}/dynamics_monitor/prediction")
     errors = probe.collect(Float64, f"{ns}/dynamics_monitor/prediction_error")
     try:
@@ -201,6 +202,51 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
 
 @pytest.mark.ros
 @pytest.mark.timeout(120)
+def test_lockstep_bridge_holds_its_episodes_for_a_late_result_subscriber_and_latches_them(tmp_path):
+    """A lockstep run can end in half a second, faster than discovery (a probe once got 0 of 2
+    returns that way). The bridge holds its first episode until ``~/episode_return`` has a
+    subscriber, here one created 2 s after the policy node connected (a bridge without the wait has
+    run by then: the observation probe sees it), and the returns are latched: a second subscriber
+    created after three episodes had ended still receives those three."""
+    bundle = _pendulum_bundle(tmp_path)
+    config = ROOT / "config" / "sim_closed_loop.yaml"
+    ns = "/late"
+    procs = [
+        NodeProcess("policy_node", {"bundle": bundle}, tmp_path, "policy_node", config, ns),
+        NodeProcess("sim_bridge_node", {"bundle": bundle, "mode": "lockstep", "connect_timeout": 60.0},
+                    tmp_path, "sim_bridge", config, ns),
+    ]  # fmt: skip
+    rclpy.init()
+    probe = Probe("late_probe")
+    node, topic = probe.node, f"{ns}/sim_bridge/episode_return"
+    observations = probe.collect(Float64MultiArray, f"{ns}/observation", qos_profile("sensor_data", 50))
+
+    def connected() -> bool:  # the policy node subscribes to the observation (so does the probe)
+        up = node.count_subscribers(f"{ns}/observation") >= 2 and node.count_publishers(f"{ns}/command") > 0
+        return (up and "sim bridge:" in procs[1].log()) or not all(p.alive() for p in procs)
+
+    try:
+        probe.spin_until(connected, 60, "the policy node and the bridge")
+        probe.spin_for(2.0)
+        assert all(p.alive() for p in procs), [p.log() for p in procs]
+        assert not observations, "the bridge started its episodes with nobody subscribed to the returns"
+        early = probe.collect(Float64, topic, result_qos())
+        probe.spin_until(lambda: len(early) >= 3 or not procs[1].alive(), 60, "three episodes")
+        late = probe.collect(Float64, topic, result_qos())
+        n = len(early)
+        probe.spin_until(lambda: len(late) >= n, 10, "the latched returns")
+        np.testing.assert_allclose([r.data for r in early[:3]], bundle_returns(bundle, 3), rtol=1e-6)
+        assert [r.data for r in late[:n]] == [r.data for r in early[:n]]  # reliable: exactly the same
+        assert "subscriber of ~/episode_return after" in procs[1].log()
+    finally:
+        codes = [p.stop(signal.SIGINT) for p in procs]
+        probe.close()
+        rclpy.try_shutdown()
+    assert codes == [0, 0], [p.log() for p in procs]
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(120)
 def test_time_aware_policy_over_ros_gets_the_simulated_step_durations(tmp_path):
     """tgru on a pendulum whose steps last a random time: in lockstep the bridge stamps each
     observation (a JointState) with simulated time and the policy node takes dt from the stamps,
@@ -216,7 +262,7 @@ def test_time_aware_policy_over_ros_gets_the_simulated_step_durations(tmp_path):
     ]  # fmt: skip
     rclpy.init()
     probe = Probe("timeaware_probe")
-    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return")
+    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return", result_qos())
     try:
         probe.spin_until(lambda: len(returns) == 2 or not procs[1].alive(), 90, "two episodes over ROS")
         assert len(returns) == 2, procs[1].log()
@@ -245,8 +291,6 @@ def test_realtime_sim_bridge_waits_for_the_policy_node_then_starts_anyway(tmp_pa
                          tmp_path, "sim_bridge", config, "/alone")  # fmt: skip
     rclpy.init()
     probe = Probe("alone_probe")
-    from rnn_control.ros.common import qos_profile
-
     observations = probe.collect(Float64MultiArray, "/alone/observation", qos_profile("sensor_data", 50))
     try:
         probe.spin_until(lambda: "sim bridge:" in bridge.log(), 30, "the sim bridge to start")

@@ -17,7 +17,10 @@ from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float64MultiArray
 
-from rnn_control.ros.messages import (
+from rnn_control.contract.fields import SENSOR_GROUPS
+from rnn_control.ros.codecs import (
+    COMMAND_TYPES,
+    READERS,
     CommandReader,
     ObservationAssembler,
     ReaderLimits,
@@ -190,3 +193,18 @@ def test_sensor_builder_is_the_inverse_of_the_readers():
     for group, msg in msgs.items():
         assert a.on_message(group, msg, NOW, 0.0), group
     np.testing.assert_array_equal(a.obs[:6], obs[:6])
+
+
+def test_every_sensor_group_and_command_type_has_one_codec():
+    assert tuple(READERS) == SENSOR_GROUPS
+    assert set(COMMAND_TYPES) == {"float64_multi_array", "joint_state", "joint_trajectory", "twist"}
+
+
+def test_twist_writer_inverse_and_odometry_paths():
+    r = CommandReader("twist", ["twist/angular/z", "twist/linear/x"])
+    msg = make_writer("twist", ["twist/angular/z", "twist/linear/x"]).make(np.array([0.3, 1.5]))
+    np.testing.assert_array_equal(r.read(msg), [0.3, 1.5])
+    sources = ["odometry/pose/position/x", "odometry/twist/angular/z"]
+    odom = SensorMessageBuilder(sources).build(np.array([4.0, -2.0]), time_msg(NOW))["odometry"]
+    assert odom.pose.pose.position.x == 4.0 and odom.twist.twist.angular.z == -2.0
+    assert odom.header.stamp == time_msg(NOW)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXECUTABLES = ("policy_node", "dynamics_monitor_node", "sim_bridge_node")
 
 
-@pytest.mark.parametrize("module", ["policy_node", "dynamics_monitor_node", "messages", "common"])
+@pytest.mark.parametrize("module", ["policy_node", "dynamics_monitor_node", "codecs", "common"])
 def test_robot_side_nodes_do_not_load_torch_or_gymnasium(module):
     pytest.importorskip("rclpy")
     code = (

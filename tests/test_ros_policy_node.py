@@ -27,8 +27,8 @@ from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from rnn_control.contract import ActionField, ObservationField
+from rnn_control.ros.codecs import time_msg
 from rnn_control.ros.common import apply_realtime_settings, events_executor_available, qos_profile
-from rnn_control.ros.messages import time_msg
 from rnn_control.runtime import Controller
 from tests.bundles import make_policy_bundle
 from tests.ros_support import NodeProcess, Probe

@@ -42,6 +42,28 @@ def qos_profile(kind: str, depth: int) -> QoSProfile:
     )
 
 
+RESULT_HISTORY = 1000
+"""Results a latched result topic keeps for late subscribers (at least; see :func:`result_qos`)."""
+
+
+def result_qos(depth: int = RESULT_HISTORY) -> QoSProfile:
+    """Latched result topics (the sim bridge's ``~/episode_return``): reliable, transient local,
+    keep last ``depth`` (at least :data:`RESULT_HISTORY`).
+
+    A subscriber that joins late (discovery still matching when the first results go out, or a
+    user who subscribes after the run) still gets every result the publisher has kept. Publisher
+    and subscribers use this profile: a *volatile* publisher cannot serve a transient-local
+    subscription (DDS does not match them), and a volatile or best-effort subscriber gets only
+    what is published after it matched.
+    """
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=max(RESULT_HISTORY, int(depth)),
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+
 def qos_warning_callbacks(node: Node, topic: str) -> SubscriptionEventCallbacks:
     """Event callbacks that say loudly when a publisher's QoS cannot reach this subscription."""
 

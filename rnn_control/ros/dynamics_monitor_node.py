@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float64, Float64MultiArray
 
+from rnn_control.contract.fields import parse_source
 from rnn_control.errors import RnnControlError
+from rnn_control.ros.codecs import SENSOR_MSG_TYPES, ObservationAssembler, ReaderLimits, make_command_reader
 from rnn_control.ros.common import (
     ERROR,
     OK,
@@ -42,7 +42,7 @@ from rnn_control.ros.common import (
     qos_warning_callbacks,
     run_node,
 )
-from rnn_control.ros.messages import SENSOR_MSG_TYPES, CommandReader, ObservationAssembler, ReaderLimits
+from rnn_control.ros.parameters import declare_parameters, parameter
 from rnn_control.runtime import Stepper
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
@@ -75,8 +75,7 @@ class DynamicsMonitorNode(Node):
 
     def __init__(self, node_name: str = "dynamics_monitor", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        for name, (default, doc) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=doc))
+        declare_parameters(self, PARAMETERS)
         p = self._param
         bundle = Path(str(p("bundle"))).expanduser()
         try:
@@ -91,18 +90,17 @@ class DynamicsMonitorNode(Node):
                 f"dynamics_monitor: bundle '{bundle.name}' is a {meta.kind} bundle; need 'dynamics'"
             )
         sources = [f.source for f in meta.observation]
-        self.sensor_index = np.array([i for i, s in enumerate(sources) if not s.startswith("last_action/")])
+        fields = [parse_source(s) for s in sources]
+        self.sensor_index = np.array([i for i, f in enumerate(fields) if f.group != "last_action"])
         if len(self.sensor_index) != meta.act_dim:
             raise SystemExit(
                 f"dynamics_monitor: bundle predicts {meta.act_dim} fields but reads {len(self.sensor_index)} "
                 f"sensor fields; expected one prediction per sensor field"
             )
         self.assembler = ObservationAssembler(sources, ReaderLimits())
-        n_commands = 1 + max(
-            (int(s.split("/")[1]) for s in sources if s.startswith("last_action/")), default=-1
-        )
+        n_commands = 1 + max((f.index for f in fields if f.group == "last_action"), default=-1)
         targets = list(p("command_targets") or [f"vector/{i}" for i in range(n_commands)])
-        self.command_reader = CommandReader(
+        self.command_reader = make_command_reader(
             str(p("command_type")), targets, command_joints=list(p("command_joints") or []),
             joint_command_field=str(p("joint_command_field")),
         ) if n_commands else None  # fmt: skip
@@ -143,21 +141,13 @@ class DynamicsMonitorNode(Node):
         )
 
     def _param(self, name: str) -> Any:
-        try:
-            return self.get_parameter(name).value
-        except ParameterUninitializedException:
-            return None
+        return parameter(self, name)
 
     def _on_sensor(self, group: str, msg: Any) -> None:
         if not self.assembler.on_message(group, msg, self.get_clock().now().nanoseconds, time.monotonic()):
             return
         if self.pending is not None and self.assembler.ready():
-            mean, std = self.pending
-            self.pending = None
-            z = (self.assembler.obs[self.sensor_index] - mean) / np.maximum(std, self.std_floor)
-            error = float(np.sqrt(np.mean(z * z)))
-            self.errors.append(error)
-            self.error_pub.publish(Float64(data=error))
+            self._score_prediction()
         if self.step_on == "sensor" and group == self.trigger:
             self._predict()
 
@@ -168,6 +158,15 @@ class DynamicsMonitorNode(Node):
         self.assembler.set_last_action(command)
         if self.step_on == "command":
             self._predict()
+
+    def _score_prediction(self) -> None:
+        """The pending prediction against the reading that arrived: publish the normalised error."""
+        mean, std = self.pending
+        self.pending = None
+        z = (self.assembler.obs[self.sensor_index] - mean) / np.maximum(std, self.std_floor)
+        error = float(np.sqrt(np.mean(z * z)))
+        self.errors.append(error)
+        self.error_pub.publish(Float64(data=error))
 
     def _predict(self) -> None:
         if not self.assembler.ready():

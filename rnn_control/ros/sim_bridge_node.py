@@ -14,6 +14,14 @@ with an in-process evaluation). Header stamps: the wall clock in realtime mode; 
 simulated time since the bridge started (the sum of the steps' ``info["dt"]``, else the control
 period), so a policy node taking dt from stamps feeds time-aware bundles the simulated durations.
 
+Results are latched: ``~/episode_return`` is reliable and transient local, keeping the last
+``max(max_episodes, 1000)`` returns (``rnn_control.ros.common.result_qos``; subscribe with the same
+profile), so a subscriber that matches late still receives every episode's return. A lockstep run
+can finish in well under a second, faster than discovery, so in lockstep the first episode also
+waits for a subscriber of ``~/episode_return`` (at most ``connect_timeout`` seconds, then it starts
+with a warning); and before the node exits (after ``max_episodes``, or on a signal) it waits until
+every matched subscriber has acknowledged the returns (at most ``result_timeout`` seconds).
+
 The environment comes from the bundle's metadata (``scenario``) or from the ``scenario``
 parameter (a shipped name or a YAML path); gymnasium is imported lazily in here only: this node
 never runs on a robot.
@@ -22,27 +30,29 @@ never runs on a robot.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
-from rclpy.exceptions import ParameterUninitializedException
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
+from rnn_control.contract.fields import parse_source
 from rnn_control.contract.layout import bundle_layout
-from rnn_control.ros.common import qos_profile, run_node
-from rnn_control.ros.messages import (
+from rnn_control.ros.codecs import (
     COMMAND_TYPES,
     SENSOR_MSG_TYPES,
-    CommandReader,
     SensorMessageBuilder,
+    make_command_reader,
     time_msg,
 )
+from rnn_control.ros.common import qos_profile, result_qos, run_node
+from rnn_control.ros.parameters import declare_parameters, parameter
 from rnn_control.runtime import read_bundle_metadata
 from rnn_control.scenario import load_scenario, scenario_from_dict
 
@@ -53,7 +63,10 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "mode": ("realtime", "realtime: steady timer at the control period; lockstep: step on each command"),
     "control_period": (0.0, "seconds per env step; 0: the bundle's (or the env's dt)"),
     "lockstep_timeout": (1.0, "lockstep: seconds to wait for a command before stepping with the held one"),
-    "connect_timeout": (10.0, "realtime: seconds to wait for the policy node before the first episode"),
+    "connect_timeout": (10.0, "seconds the first episode waits for the policy node (realtime) or for a "
+                              "subscriber of ~/episode_return (lockstep) before starting anyway"),
+    "result_timeout": (5.0, "seconds to wait at exit until every matched subscriber has acknowledged "
+                            "the episode returns"),
     "max_episodes": (0, "exit after this many episodes; 0: run forever"),
     "policy_reset_service": ("", "Trigger service called at every episode start (e.g. /policy_node/reset)"),
     "joint_state_topic": ("joint_states", "sensor_msgs/JointState output"),
@@ -67,7 +80,11 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
     "joint_command_field": ("position", "JointState/JointTrajectory field carrying the command"),
     "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
-}
+}  # fmt: skip
+RETURN_TOPIC = "~/episode_return"
+# what the first episode waits for (log lines)
+POLICY = "policy node connected (sensor subscribers, a command publisher, the reset service)"
+RESULT_SUBSCRIBER = "subscriber of ~/episode_return"
 
 
 class SimBridgeNode(Node):
@@ -75,39 +92,43 @@ class SimBridgeNode(Node):
 
     def __init__(self, node_name: str = "sim_bridge", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        for name, (default, doc) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=doc))
+        declare_parameters(self, PARAMETERS)
         p = self._param
         self.env, observation, action, bundle_period = self._make_env()
-        self.obs_fields = [i for i, f in enumerate(observation) if not f.source.startswith("last_action/")]
-        self.builder = SensorMessageBuilder([f.source for f in observation])
+        sources = [f.source for f in observation]
+        self.obs_fields = [i for i, s in enumerate(sources) if parse_source(s).group != "last_action"]
+        self.builder = SensorMessageBuilder(sources)
         self.scale = np.array([f.scale for f in action])
         self.offset = np.array([f.offset for f in action])
-        safe = np.array([f.safe for f in action])
-        self.reader = CommandReader(
-            str(p("command_type")),
-            [f.target for f in action],
-            command_joints=list(p("command_joints") or []),
+        self.command_type = str(p("command_type"))
+        self.reader = make_command_reader(
+            self.command_type, [f.target for f in action], command_joints=list(p("command_joints") or []),
             joint_command_field=str(p("joint_command_field")),
-        )
+        )  # fmt: skip
         self.period = float(p("control_period")) or bundle_period
         if not self.period:
             raise SystemExit("sim_bridge: the env does not say its time step; set parameter control_period")
         self.mode = str(p("mode"))
-        # lockstep stamps: simulated time since the bridge started (steps x their dt), so a
-        # time-aware policy node that takes dt from stamps sees the simulated step durations
-        self.sim_time_ns = 0
         if self.mode not in ("realtime", "lockstep"):
             raise SystemExit(f"sim_bridge: parameter mode is '{self.mode}'; expected realtime or lockstep")
-        self.held = safe.copy()
-        self.obs_dim = len(observation)
         env_dim = int(np.prod(self.env.observation_space.shape))
         if env_dim != len(self.obs_fields):
             raise SystemExit(
                 f"sim_bridge: the env observes {env_dim} values but the layout has {len(self.obs_fields)} "
                 f"sensor fields ({[observation[i].name for i in self.obs_fields]})"
             )
-        self.full_obs = np.zeros(self.obs_dim)
+        self.held = np.array([f.safe for f in action])  # the safe command until the first arrives
+        self.full_obs = np.zeros(len(observation))
+        # lockstep stamps: simulated time since the bridge started (steps x their dt), so a
+        # time-aware policy node that takes dt from stamps sees the simulated step durations
+        self.sim_time_ns = 0
+
+        self.seed = int(p("seed"))
+        self.max_episodes = int(p("max_episodes"))
+        self.lockstep_timeout = float(p("lockstep_timeout"))
+        self.connect_timeout = float(p("connect_timeout"))
+        self.result_timeout = float(p("result_timeout"))
+        self.command_topic = str(p("command_topic"))
 
         qos = qos_profile(str(p("sensor_qos")), 10)
         self.sensor_pubs = {
@@ -115,21 +136,17 @@ class SimBridgeNode(Node):
             for g in self.builder.groups
         }
         self.create_subscription(
-            COMMAND_TYPES[str(p("command_type"))],
-            str(p("command_topic")),
+            COMMAND_TYPES[self.command_type],
+            self.command_topic,
             self._on_command,
             qos_profile("reliable", 10),
         )
-        self.return_pub = self.create_publisher(Float64, "~/episode_return", 10)
+        self.return_pub = self.create_publisher(Float64, RETURN_TOPIC, result_qos(self.max_episodes))
         service = str(p("policy_reset_service"))
         self.reset_client = self.create_client(Trigger, service) if service else None
 
-        self.seed = int(p("seed"))
-        self.max_episodes = int(p("max_episodes"))
-        self.lockstep_timeout = float(p("lockstep_timeout"))
-        self.connect_timeout = float(p("connect_timeout"))
-        self._connected = False  # realtime: the first episode waits for the policy node
         self._created = time.monotonic()
+        self._waits_over: set[str] = set()  # the first episode's waits that have ended
         self.episode = 0
         self.episode_return = 0.0
         self.episode_steps = 0
@@ -138,6 +155,7 @@ class SimBridgeNode(Node):
         self.bad_commands = 0
         self.lockstep_timeouts = 0
         self.done = False  # run_node exits when set
+        self._resetting = False  # the policy's reset is under way: no observation until it lands
         self._waiting_since: float | None = None  # lockstep: time the pending observation went out
         self._started = False
         self._obs = self._reset_env()
@@ -150,12 +168,9 @@ class SimBridgeNode(Node):
         )
 
     def _param(self, name: str) -> Any:
-        try:
-            return self.get_parameter(name).value
-        except ParameterUninitializedException:
-            return None
+        return parameter(self, name)
 
-    def _make_env(self):
+    def _make_env(self) -> tuple[Any, list, list, float | None]:
         """(env, observation fields, action fields, control period) from the bundle or scenario."""
         from rnn_control.envs import control_period, describe_spaces, make_env  # lazy: never on a robot
         from rnn_control.envs.actions import command_to_env_action
@@ -178,6 +193,86 @@ class SimBridgeNode(Node):
         spaces = describe_spaces(env.observation_space, env.action_space)
         observation, action = bundle_layout(scenario.io, spaces["observation"]["shape"][0], spaces["action"])
         return env, observation, action, control_period(env)  # None: the env does not say
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_timer(self) -> None:
+        if self.done:
+            return
+        if self.mode == "realtime":
+            self._realtime_tick()
+        else:
+            self._lockstep_tick()
+
+    def _on_command(self, msg: Any) -> None:
+        command = self.reader.read(msg)
+        if command is None:
+            self.bad_commands += 1
+            return
+        self.commands_received += 1
+        self.held = command
+        if self.mode == "lockstep" and self._waiting_since is not None and not self.done:
+            self._lockstep_advance()
+
+    def on_process_exit(self, reason: str) -> None:
+        """Called by ``run_node`` before the node is destroyed: let every matched subscriber
+        acknowledge the episode returns (at most ``result_timeout`` seconds)."""
+        if not self.returns:
+            return
+        try:
+            acked = self.return_pub.wait_for_all_acked(Duration(nanoseconds=round(self.result_timeout * 1e9)))
+        except Exception as exc:  # an rmw without the call: nothing to wait on
+            self.get_logger().warning(f"cannot confirm the delivery of the episode returns: {exc}")
+            return
+        if not acked:
+            self.get_logger().warning(
+                f"not every subscriber of {self.return_pub.topic_name} acknowledged the episode returns "
+                f"within {self.result_timeout:.1f} s"
+            )
+
+    # ------------------------------------------------------------------ the two modes
+    def _realtime_tick(self) -> None:
+        if self._resetting or self._waiting_for(POLICY, self._policy_connected):
+            return  # the policy's reset must land before the next episode's first observation
+        if self._started:  # apply the held command to the observation published last tick
+            self._step_env()
+        if self.done or self._resetting:
+            self._started = False  # next tick: publish the new episode's first observation
+            return
+        self._publish_observation()
+        self._started = True
+
+    def _lockstep_tick(self) -> None:
+        """(Re)publish only when not waiting for a command; step with the held one after
+        ``lockstep_timeout``."""
+        if self._waiting_since is not None:
+            if time.monotonic() - self._waiting_since > self.lockstep_timeout:
+                self.lockstep_timeouts += 1
+                self._waiting_since = None
+                self._step_env()
+            return
+        # no observation may be lost: the policy must be connected (no timeout), and the first
+        # episode waits for a result subscriber (at most connect_timeout)
+        if self._resetting or not self._policy_connected():
+            return
+        if not self._started and self._waiting_for(RESULT_SUBSCRIBER, self._results_subscribed):
+            return
+        if not self._started and self.reset_client is not None:
+            self._started = True
+            self._reset_policy()
+            return
+        self._started = True
+        self._publish_pending()
+
+    def _lockstep_advance(self) -> None:
+        """The command for the pending observation arrived: step, and publish the next one."""
+        self._waiting_since = None
+        self._step_env()
+        if not self.done and not self._resetting:
+            self._publish_pending()
+
+    def _publish_pending(self) -> None:
+        self._publish_observation()
+        self._waiting_since = time.monotonic()
 
     # ------------------------------------------------------------------ env loop
     def _reset_env(self) -> np.ndarray:
@@ -224,26 +319,21 @@ class SimBridgeNode(Node):
         for group, msg in self.builder.build(self.full_obs, time_msg(now)).items():
             self.sensor_pubs[group].publish(msg)
 
-    def _ready(self) -> bool:
-        """Lockstep needs the policy connected before the first observation (none may be lost)."""
-        return not getattr(self, "_resetting", False) and self._policy_connected()
-
-    def _wait_for_policy(self) -> bool:
-        """Realtime: hold the first episode until the policy node is connected (or, after
-        ``connect_timeout`` seconds, start anyway); ``True`` while still waiting."""
-        if self._connected:
+    # ------------------------------------------------------------------ before the first episode
+    def _waiting_for(self, what: str, present: Callable[[], bool]) -> bool:
+        """Hold the first episode until ``present()`` (``what`` is there) or, ``connect_timeout``
+        seconds after start, start anyway with a warning; ``True`` while still waiting. Once over,
+        a wait is not checked again."""
+        if what in self._waits_over:
             return False
         waited = time.monotonic() - self._created
-        if not self._policy_connected():
+        if not present():
             if waited < self.connect_timeout:
                 return True
-            self.get_logger().warning(
-                f"no policy node connected after {self.connect_timeout:.1f} s (sensor subscribers, a "
-                f"command publisher, the reset service); starting anyway"
-            )
+            self.get_logger().warning(f"no {what} after {self.connect_timeout:.1f} s; starting anyway")
         else:
-            self.get_logger().info(f"policy node connected after {waited:.1f} s; first episode starts")
-        self._connected = True
+            self.get_logger().info(f"{what} after {waited:.1f} s; first episode starts")
+        self._waits_over.add(what)
         return False
 
     def _policy_connected(self) -> bool:
@@ -253,52 +343,11 @@ class SimBridgeNode(Node):
             return False
         if self.reset_client is not None and not self.reset_client.service_is_ready():
             return False
-        return self.count_publishers(str(self._param("command_topic"))) > 0
+        return self.count_publishers(self.command_topic) > 0
 
-    def _on_timer(self) -> None:
-        if self.done:
-            return
-        if self.mode == "realtime":
-            if getattr(self, "_resetting", False) or self._wait_for_policy():
-                return  # the policy's reset must land before the next episode's first observation
-            if self._started:  # apply the held command to the observation published last tick
-                self._step_env()
-            if self.done or getattr(self, "_resetting", False):
-                self._started = False  # next tick: publish the new episode's first observation
-                return
-            self._publish_observation()
-            self._started = True
-            return
-        # lockstep: (re)publish only when not waiting for a command
-        now = time.monotonic()
-        if self._waiting_since is None:
-            if not self._ready():
-                return
-            if not self._started and self.reset_client is not None:
-                self._started = True
-                self._reset_policy()
-                return
-            self._started = True
-            self._publish_observation()
-            self._waiting_since = now
-        elif now - self._waiting_since > self.lockstep_timeout:
-            self.lockstep_timeouts += 1
-            self._waiting_since = None
-            self._step_env()
-
-    def _on_command(self, msg: Any) -> None:
-        command = self.reader.read(msg)
-        if command is None:
-            self.bad_commands += 1
-            return
-        self.commands_received += 1
-        self.held = command
-        if self.mode == "lockstep" and self._waiting_since is not None and not self.done:
-            self._waiting_since = None
-            self._step_env()
-            if not self.done and not getattr(self, "_resetting", False):
-                self._publish_observation()
-                self._waiting_since = time.monotonic()
+    def _results_subscribed(self) -> bool:
+        """``~/episode_return`` has a matched subscriber."""
+        return self.return_pub.get_subscription_count() > 0
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,12 +1,13 @@
 """Record a closed loop's topics to a JSON file: what ``rnn-control demo`` reports on.
 
 Subscribes to the observation (std_msgs/Float64MultiArray), command (Float64MultiArray) and
-dynamics-prediction (Float64MultiArray) topics, the sim bridge's episode returns
-(std_msgs/Float64) and ``/diagnostics``, keeps every message with the middleware's source
-timestamp (when its publisher sent it, system clock, ns), and writes everything to ``output``
-(atomically) after each episode and at exit. From the source timestamps the demo computes the
-per-step latency: observation published by the sim bridge -> command published by the policy
-node (one DDS hop + the node's step), independent of when this recorder gets to run.
+dynamics-prediction (Float64MultiArray) topics, the sim bridge's episode returns (std_msgs/Float64,
+latched: subscribed with ``result_qos``) and ``/diagnostics``, keeps every message with the
+middleware's source timestamp (when its publisher sent it, system clock, ns), and writes
+everything to ``output`` (atomically) after each episode and at exit. From the source timestamps
+the demo computes the per-step latency: observation published by the sim bridge -> command
+published by the policy node (one DDS hop + the node's step), independent of when this recorder
+gets to run.
 It exits by itself after ``episodes`` episode returns (0: run until SIGINT/SIGTERM).
 
 Only this package may import rclpy, which is why the demo's recorder lives here.
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float64, Float64MultiArray
 
 from rnn_control.atomic import write_json_atomic
+from rnn_control.ros.common import result_qos, run_node
+from rnn_control.ros.parameters import declare_parameters, parameter
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "output": ("recording.json", "JSON file written after every episode and at exit"),
@@ -37,11 +39,12 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
 
 
 class TopicRecorder(Node):
+    """Keeps every message of the closed loop's topics and writes them to ``output``."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("topic_recorder", **kwargs)
-        for name, (default, doc) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=doc))
-        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        declare_parameters(self, PARAMETERS)
+        p = lambda name: parameter(self, name)  # noqa: E731
         self.output = Path(str(p("output")))
         self.episodes = int(p("episodes"))
         self.data: dict[str, list] = {
@@ -58,7 +61,8 @@ class TopicRecorder(Node):
             self.create_subscription(
                 Float64MultiArray, str(p("prediction_topic")), self._on_pred, best_effort
             )
-        self.create_subscription(Float64, str(p("episode_return_topic")), self._on_return, reliable)
+        # the bridge's returns are latched: a recorder that matches late still gets every one
+        self.create_subscription(Float64, str(p("episode_return_topic")), self._on_return, result_qos())
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
         self.get_logger().info(f"recording to {self.output}")
         self._topics = (str(p("observation_topic")), str(p("episode_return_topic")))
@@ -108,8 +112,7 @@ class TopicRecorder(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    from rnn_control.ros.common import run_node
-
+    """Entry point of ``python -m rnn_control.ros.topic_recorder``."""
     return run_node(TopicRecorder, args)
 
 
