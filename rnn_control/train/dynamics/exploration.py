@@ -56,14 +56,9 @@ class OUNoisePolicy(ExplorationPolicy):
     """Ornstein-Uhlenbeck process with stationary std ``sigma`` (fraction of the half-range)."""
 
     def __init__(
-        self,
-        low: np.ndarray,
-        high: np.ndarray,
-        num_envs: int,
-        rng: np.random.Generator,
-        sigma: float = 0.5,
-        theta: float = 0.15,
-    ) -> None:
+        self, low: np.ndarray, high: np.ndarray, num_envs: int, rng: np.random.Generator,
+        sigma: float = 0.5, theta: float = 0.15,
+    ) -> None:  # fmt: skip
         super().__init__(low, high, num_envs, rng)
         self.sigma, self.theta = sigma, theta
         self.x = np.zeros((num_envs, self.low.size))
@@ -87,15 +82,9 @@ class PinkNoisePolicy(ExplorationPolicy):
     """``1/f^beta`` noise, generated in blocks by shaping white noise in the frequency domain."""
 
     def __init__(
-        self,
-        low: np.ndarray,
-        high: np.ndarray,
-        num_envs: int,
-        rng: np.random.Generator,
-        sigma: float = 0.5,
-        beta: float = 1.0,
-        block: int = 1024,
-    ) -> None:
+        self, low: np.ndarray, high: np.ndarray, num_envs: int, rng: np.random.Generator,
+        sigma: float = 0.5, beta: float = 1.0, block: int = 1024,
+    ) -> None:  # fmt: skip
         super().__init__(low, high, num_envs, rng)
         self.sigma, self.beta, self.block = sigma, beta, block
         self.buf = np.zeros((num_envs, block, self.low.size))
@@ -136,15 +125,9 @@ class PendulumSwingUp(ExplorationPolicy):
     """
 
     def __init__(
-        self,
-        low: np.ndarray,
-        high: np.ndarray,
-        num_envs: int,
-        rng: np.random.Generator,
-        dt: float = 0.05,
-        sigma: float = 0.3,
-        theta: float = 0.15,
-    ) -> None:
+        self, low: np.ndarray, high: np.ndarray, num_envs: int, rng: np.random.Generator,
+        dt: float = 0.05, sigma: float = 0.3, theta: float = 0.15,
+    ) -> None:  # fmt: skip
         super().__init__(low, high, num_envs, rng)
         self.dt = dt
         self.noise = OUNoisePolicy(low, high, num_envs, rng, sigma, theta)
@@ -182,13 +165,9 @@ class MixedPolicy(ExplorationPolicy):
     """Environments split round-robin among several policies."""
 
     def __init__(
-        self,
-        low: np.ndarray,
-        high: np.ndarray,
-        num_envs: int,
-        rng: np.random.Generator,
+        self, low: np.ndarray, high: np.ndarray, num_envs: int, rng: np.random.Generator,
         makers: list[Callable[[int], ExplorationPolicy]],
-    ) -> None:
+    ) -> None:  # fmt: skip
         super().__init__(low, high, num_envs, rng)
         self.groups = [np.arange(i, num_envs, len(makers)) for i in range(len(makers))]
         self.policies = [make(len(g)) for make, g in zip(makers, self.groups) if len(g)]
