@@ -8,8 +8,8 @@ callback, are wrapped with timers. Per message, matched by the sensor stamp:
 - **inbound**: sensor stamp (taken just before the sender publishes) -> node callback entered
   (the sender's publish, DDS, the node's executor);
 - **callback**: the node's callback, publish included; for the policy node also its stages:
-  read (validate + copy into the observation), controller step (checks, model, safety filter),
-  the onnxruntime run alone, command message, publish;
+  read (validate + copy into the observation), supervisor (latches, watchdog, dt), controller
+  step (checks, model, safety filter), the onnxruntime run alone, command message, publish;
 - **outbound**: callback returned -> command received by the receiver.
 
     python bench/bench_ros_latency_breakdown.py --rate 1000 --seconds 4 --repeats 2
@@ -38,7 +38,7 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(60 + os.getpid() % 40))
 
 from bench.bench_ros_latency import JOINTS, _init_ros, latency_bundle, role_sender  # noqa: E402
 
-STAGES = ("read", "controller step", "onnxruntime run", "command message", "publish")
+STAGES = ("read", "supervisor", "controller step", "onnxruntime run", "command message", "publish")
 # the policy node's parameters besides the bundle (the same as bench_ros_latency.py's event mode)
 POLICY_PARAMS = {"autostart": True, "command_type": "joint_state", "joint_command_field": "effort",
                  "fade_in": 0.0, "watchdog_periods": 50.0, "mode": "event"}  # fmt: skip
@@ -119,6 +119,7 @@ def role_node(kind: str, ns: str, bundle: str, executor: str, out: str) -> None:
 
         node._on_sensor = timed_on_sensor
         node.assembler.on_message = _timed(stages["read"], node.assembler.on_message)
+        node.supervisor.tick = _timed(stages["supervisor"], node.supervisor.tick)
         node.controller.step = _timed(stages["controller step"], node.controller.step)
         node.controller.stepper.run = _timed(stages["onnxruntime run"], node.controller.stepper.run)
         node.writer.make = _timed(stages["command message"], node.writer.make)
