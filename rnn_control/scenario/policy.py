@@ -46,7 +46,7 @@ class PolicyConfig:
     target_kl: float | None = None
 
     # --- behaviour cloning / DAgger ----------------------------------------------------------
-    expert: str | None = None  # name in rnn_control.train.experts.EXPERTS; default: by env id
+    expert: str | None = None  # name in rnn_control.train.policy.experts.EXPERTS; default: by env id
     dagger_iterations: int = 6  # bc: 1 round of expert data; dagger: this many rounds
     bc_epochs: int = 30  # passes over the aggregated data set per round
     bc_batch_sequences: int = 16
