@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
 
 from rnn_control.contract.fields import parse_source, parse_target
 from rnn_control.contract.metadata import ActionField, ObservationField
@@ -41,6 +42,11 @@ class ActionOverride:
     offset: float | None = None
     low: float | None = None
     high: float | None = None
+    mode: Literal["effort", "position", "velocity"] | None = None
+    default_position: float | None = None
+    kp: float | None = None
+    kd: float | None = None
+    effort_limit: float | None = None
 
 
 @dataclass
@@ -100,6 +106,11 @@ class IOLayout:
             hi = f.high if o.high is None else min(f.high, o.high)
             merged = _merge(f, dataclasses.replace(o, low=None, high=None))
             merged = dataclasses.replace(merged, low=lo, high=hi)
+            if merged.mode == "position" and merged.default_position is not None and o.offset is None:
+                # a position target is default + scale * output; the safe command holds the default
+                merged = dataclasses.replace(merged, offset=merged.default_position)
+                if o.safe is None:
+                    merged = dataclasses.replace(merged, safe=merged.default_position)
             if o.safe is None:
                 merged = dataclasses.replace(merged, safe=_clip(merged.safe, lo, hi))
             try:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from rnn_control.config import from_dict
 from rnn_control.contract.io_layout import IOLayout
 from rnn_control.contract.metadata import ActionField, ObservationField
 from rnn_control.errors import ConfigError
@@ -79,14 +80,41 @@ def bundle_layout(
     action_space: Mapping[str, Any],
     kind: Literal["policy", "dynamics"] = "policy",
     where: str = "scenario io",
+    fields: Mapping[str, Any] | None = None,
 ) -> tuple[list[ObservationField], list[ActionField]]:
-    """The observation and action fields of a ``kind`` bundle: defaults from the spaces, the
-    ``io:`` overrides applied (``ConfigError`` naming the field if they do not fit)."""
+    """The observation and action fields of a ``kind`` bundle, then the ``io:`` overrides applied
+    (``ConfigError`` naming the field if they do not fit).
+
+    The base layout is ``fields`` where the environment declares one (``{"observation": [...],
+    "action": [...]}`` of field mappings, e.g. a joint-space robot's ``joint_state/position/<joint>``
+    and ``joint/<joint>`` with its deployment contract), else the defaults from the spaces.
+    """
     low, high = action_limits(action_space)
-    observation, action = io.apply(
-        default_observation_fields(obs_dim), default_action_fields(low, high), where=where
-    )
+    base_obs, base_act = default_observation_fields(obs_dim), default_action_fields(low, high)
+    if fields:
+        base_obs, base_act = declared_fields(fields, obs_dim, len(low), where)
+    observation, action = io.apply(base_obs, base_act, where=where)
     if kind == "dynamics":
         return dynamics_layout(observation, action)
     return observation, action
 
+
+
+def declared_fields(
+    fields: Mapping[str, Any], obs_dim: int, act_dim: int, where: str = "fields"
+) -> tuple[list[ObservationField], list[ActionField]]:
+    """An environment's declared layout (plain mappings, as checkpoints store it), validated and
+    checked against the spaces' sizes."""
+    observation = [
+        from_dict(ObservationField, f, f"{where}.observation[{i}]")
+        for i, f in enumerate(fields.get("observation", ()))
+    ]
+    action = [
+        from_dict(ActionField, f, f"{where}.action[{i}]") for i, f in enumerate(fields.get("action", ()))
+    ]
+    if len(observation) != obs_dim or len(action) != act_dim:
+        raise ConfigError(
+            f"{where}: the environment declares {len(observation)} observation and {len(action)} action "
+            f"fields but its spaces have {obs_dim} and {act_dim}"
+        )
+    return observation, action

@@ -18,8 +18,8 @@ from rnn_control.config import from_dict, to_dict
 from rnn_control.contract.fields import FieldPath, parse_source, parse_target
 from rnn_control.errors import BundleError, ConfigError
 
-SCHEMA_VERSION = 1
-"""Bumped when the metadata layout changes incompatibly."""
+SCHEMA_VERSION = 2
+"""Bumped when the metadata layout changes (2: the per-joint deployment contract of ActionField)."""
 
 METADATA_KEY = "rnn_control"
 """Key of the JSON metadata inside the ONNX model's ``metadata_props``."""
@@ -37,11 +37,28 @@ class ObservationField:
     unit: str = ""
 
 
+CONTROL_MODES = ("effort", "position", "velocity")
+"""How a joint target is commanded: a torque/force, a position target for the robot's PD loop
+(``kp``/``kd``), or a velocity target."""
+
+
+JOINT_CONTRACT_KEYS = ("default_position", "kp", "kd", "effort_limit")
+
+
 @dataclass
 class ActionField:
     """One entry of the model's output vector and the command it becomes.
 
     ``command = offset + scale * model_output``, then clipped to ``[low, high]`` (command units).
+
+    A ``joint/<name>`` target also carries the joint's deployment contract (``mode`` set):
+
+    - ``effort``: the command is the joint torque/force; ``effort_limit`` bounds it.
+    - ``position``: the command is a position target, ``default_position + scale * output``
+      (``offset`` is the default position), which the robot's PD loop tracks with gains ``kp``
+      and ``kd`` (effort = kp (target - q) - kd dq/dt, clipped to ``effort_limit``); ``low``/``high``
+      are the joint's position limits and the safe command holds the default position.
+    - ``velocity``: the command is a velocity target (``kd`` the loop gain, if the robot needs one).
     """
 
     name: str
@@ -53,6 +70,11 @@ class ActionField:
     offset: float = 0.0
     max_rate: float | None = None  # slew limit, command units per second
     unit: str = ""
+    mode: Literal["effort", "position", "velocity"] | None = None  # joint targets only
+    default_position: float | None = None  # rad or m: the joint's pose for a zero output
+    kp: float | None = None  # position mode: stiffness, effort units per position unit
+    kd: float | None = None  # damping, effort units per velocity unit
+    effort_limit: float | None = None  # |effort| the actuator can apply
 
     def validate(self) -> None:
         if math.isnan(self.low) or math.isnan(self.high) or self.low > self.high:
@@ -63,6 +85,38 @@ class ActionField:
             raise ConfigError(f"scale/offset: must be finite, got {self.scale}/{self.offset}")
         if self.max_rate is not None and not self.max_rate > 0:
             raise ConfigError(f"max_rate: must be > 0 (command units per second), got {self.max_rate}")
+        self._validate_joint_contract()
+
+    def _validate_joint_contract(self) -> None:
+        joint = self.target.startswith("joint/")
+        if self.mode is None:
+            extra = [k for k in JOINT_CONTRACT_KEYS if getattr(self, k) is not None]
+            if extra:
+                raise ConfigError(f"{extra}: only a joint target with a control mode carries these")
+            return
+        if not joint:
+            raise ConfigError(f"mode: only joint/<name> targets have a control mode, not '{self.target}'")
+        for gain in ("kp", "kd"):
+            value = getattr(self, gain)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{gain}: gains must be finite and >= 0, got {value} for '{self.target}'")
+        if self.effort_limit is not None and not self.effort_limit > 0:
+            raise ConfigError(f"effort_limit: must be > 0, got {self.effort_limit} for '{self.target}'")
+        if self.mode == "position":
+            if self.kp is None or self.kd is None:
+                raise ConfigError(f"kp/kd: position mode needs both gains for '{self.target}'")
+            if self.default_position is None or not math.isfinite(self.default_position):
+                raise ConfigError(f"default_position: position mode needs a finite one for '{self.target}'")
+            if self.offset != self.default_position:
+                raise ConfigError(
+                    f"offset: in position mode it is the default position ({self.default_position}), "
+                    f"got {self.offset} for '{self.target}'"
+                )
+
+    @property
+    def joint(self) -> str | None:
+        """The joint name of a ``joint/<name>`` target, else ``None``."""
+        return self.target[len("joint/") :] if self.target.startswith("joint/") else None
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Imports only numpy, onnxruntime, pyyaml and the standard library (an edge device needs nothing
 else). Entry points: :class:`Controller` (what ROS nodes use: stepper + IO spec + safety),
 :class:`Stepper` (the raw stateful stepper), :func:`read_bundle_metadata`, :class:`IOSpec`,
-:class:`SafetyFilter`. The bundle contract itself (metadata, field grammar) is
+:class:`SafetyFilter`, :class:`Supervisor` (the e-stop / watchdog / fade-in / dt state machine
+every control node shares). The bundle contract itself (metadata, field grammar) is
 ``rnn_control.contract``.
 """
 
@@ -12,6 +13,7 @@ from rnn_control.runtime.io_spec import IOSpec
 from rnn_control.runtime.safety import SafetyFilter
 from rnn_control.runtime.session import read_bundle_metadata, select_providers, tensorrt_options
 from rnn_control.runtime.stepper import ObservationError, Stepper
+from rnn_control.runtime.supervisor import Supervisor
 
 __all__ = [
     "Controller",
@@ -19,6 +21,7 @@ __all__ = [
     "ObservationError",
     "SafetyFilter",
     "Stepper",
+    "Supervisor",
     "read_bundle_metadata",
     "select_providers",
     "tensorrt_options",
