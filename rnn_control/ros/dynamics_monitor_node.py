@@ -42,7 +42,12 @@ from rnn_control.ros.common import (
     qos_warning_callbacks,
     run_node,
 )
-from rnn_control.ros.parameters import declare_parameters, parameter
+from rnn_control.ros.parameters import (
+    command_parameters,
+    declare_parameters,
+    parameter,
+    sensor_topic_parameters,
+)
 from rnn_control.runtime import Stepper
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
@@ -50,16 +55,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "providers": ("cpu", "onnxruntime execution providers"),
     "step_on": ("command", "command: predict when a command arrives; sensor: when the trigger group arrives"),
     "trigger": ("", "step_on sensor: the sensor group that triggers a prediction; '': the first one"),
-    "joint_state_topic": ("joint_states", "sensor_msgs/JointState input"),
-    "imu_topic": ("imu", "sensor_msgs/Imu input"),
-    "odometry_topic": ("odom", "nav_msgs/Odometry input"),
-    "twist_topic": ("cmd_vel", "geometry_msgs/Twist input"),
-    "vector_topic": ("observation", "std_msgs/Float64MultiArray input"),
-    "sensor_qos": ("sensor_data", "sensor_data (best effort) or reliable"),
-    "command_topic": ("command", "the commands sent to the robot"),
-    "command_type": ("float64_multi_array", "float64_multi_array, joint_state, joint_trajectory or twist"),
-    "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
-    "joint_command_field": ("position", "JointState/JointTrajectory field carrying the command"),
+    **sensor_topic_parameters("input"),
+    **command_parameters("the commands sent to the robot"),
     "command_targets": (Parameter.Type.STRING_ARRAY, "targets of the command elements; unset: vector/<i>"),
     "error_threshold": (3.0, "WARN when the windowed mean normalised error exceeds this"),
     "error_factor": (2.0, "ERROR when it exceeds error_threshold * error_factor"),

@@ -14,8 +14,39 @@ from typing import Any
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 ParameterTable = Mapping[str, tuple[Any, str]]
+
+_SENSOR_TOPICS = {
+    "joint_state": ("joint_states", "sensor_msgs/JointState"),
+    "imu": ("imu", "sensor_msgs/Imu"),
+    "odometry": ("odom", "nav_msgs/Odometry"),
+    "twist": ("cmd_vel", "geometry_msgs/Twist"),
+    "vector": ("observation", "std_msgs/Float64MultiArray"),
+}
+
+
+def sensor_topic_parameters(direction: str = "input") -> dict[str, tuple[Any, str]]:
+    """``<group>_topic`` for every sensor group, and ``sensor_qos``: the same names and defaults on
+    every node (``direction``: ``input`` for the control nodes, ``output`` for the sim bridge)."""
+    table: dict[str, tuple[Any, str]] = {
+        f"{group}_topic": (topic, f"{msg} {direction}") for group, (topic, msg) in _SENSOR_TOPICS.items()
+    }
+    table["sensor_qos"] = ("sensor_data", "sensor_data (best effort) or reliable")
+    return table
+
+
+def command_parameters(topic_doc: str) -> dict[str, tuple[Any, str]]:
+    """``command_topic``, ``command_type``, ``command_joints``, ``joint_command_field``: how commands
+    travel, the same on the nodes that send them and those that read them."""
+    kinds = "float64_multi_array, joint_state, joint_trajectory or twist"
+    return {
+        "command_topic": ("command", topic_doc),
+        "command_type": ("float64_multi_array", kinds),
+        "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
+        "joint_command_field": ("position", "JointState/JointTrajectory field: position, velocity or effort"),
+    }
 
 
 def declare_parameters(node: Node, table: ParameterTable) -> None:

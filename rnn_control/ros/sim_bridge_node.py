@@ -38,7 +38,6 @@ import numpy as np
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
@@ -52,7 +51,12 @@ from rnn_control.ros.codecs import (
     time_msg,
 )
 from rnn_control.ros.common import qos_profile, result_qos, run_node
-from rnn_control.ros.parameters import declare_parameters, parameter
+from rnn_control.ros.parameters import (
+    command_parameters,
+    declare_parameters,
+    parameter,
+    sensor_topic_parameters,
+)
 from rnn_control.runtime import read_bundle_metadata
 from rnn_control.scenario import load_scenario, scenario_from_dict
 
@@ -69,16 +73,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
                             "the episode returns"),
     "max_episodes": (0, "exit after this many episodes; 0: run forever"),
     "policy_reset_service": ("", "Trigger service called at every episode start (e.g. /policy_node/reset)"),
-    "joint_state_topic": ("joint_states", "sensor_msgs/JointState output"),
-    "imu_topic": ("imu", "sensor_msgs/Imu output"),
-    "odometry_topic": ("odom", "nav_msgs/Odometry output"),
-    "twist_topic": ("cmd_vel", "geometry_msgs/Twist output"),
-    "vector_topic": ("observation", "std_msgs/Float64MultiArray output"),
-    "sensor_qos": ("sensor_data", "QoS of the sensor publishers: sensor_data or reliable"),
-    "command_topic": ("command", "command input"),
-    "command_type": ("float64_multi_array", "float64_multi_array, joint_state, joint_trajectory or twist"),
-    "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
-    "joint_command_field": ("position", "JointState/JointTrajectory field carrying the command"),
+    **sensor_topic_parameters("output"),
+    **command_parameters("command input"),
     "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
 }  # fmt: skip
 RETURN_TOPIC = "~/episode_return"
