@@ -294,7 +294,11 @@ def main() -> int:
                 "p50 <= numpy floor": rt["p50"] <= floor,
                 ">= 5x faster than PyTorch eager": eager / rt["p50"] >= 5,
                 "p99 within 2x of p50": rt["p99"] <= 2 * rt["p50"],
+                "Controller.step <= 2x Stepper.step (p50)": lat["runtime Controller.step"]["p50"]
+                <= 2 * rt["p50"],
             }
+            ctl_ratio = lat["runtime Controller.step"]["p50"] / rt["p50"]
+            print(f"\nController.step / Stepper.step at p50: {ctl_ratio:.2f}x (IO spec + safety filter)")
             print("\ngoals: " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in goals.items()))
             var = bench_variants(Path(r["path"]), args.steps, args.rounds, tmp)
             print(
