@@ -27,6 +27,41 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:g}"
 
 
+def _range(low: float, high: float) -> str:
+    return f"[{low:g}, {high:g}]"
+
+
+def _joint_contract(meta) -> str:
+    """The deployment contract of the joint targets: one row per joint, and the command order."""
+    from rnn_control.contract.deployment import action_joints, declared_command_field
+
+    rows = []
+    for i, f in enumerate(meta.action):
+        if f.joint is None:
+            continue
+        position = _range(f.low, f.high) if f.mode == "position" else "-"
+        rows.append([
+            str(i), f.joint, f.mode or "-", _num(f.default_position), _num(f.scale), _num(f.offset),
+            _num(f.kp), _num(f.kd), _num(f.effort_limit), position, _range(f.low, f.high), _num(f.safe),
+            _num(f.max_rate), f.unit,
+        ])  # fmt: skip
+    headers = ["#", "joint", "mode", "default", "scale", "offset", "kp", "kd", "effort_limit",
+               "position_limits", "command_limits", "safe", "slew", "unit"]  # fmt: skip
+    try:
+        field = declared_command_field(meta.action) or "position (no mode declared)"
+    except ValueError:
+        field = "mixed modes: float64_multi_array only"
+    period = meta.control_period
+    lines = [
+        "\nJoints (deployment contract: command = offset + scale * output, clipped to the command limits;",
+        "  position mode: offset = default position, the robot's PD loop tracks the target with kp/kd)",
+        _table(headers, rows),
+        f"  command order (command_joints default): {', '.join(action_joints(meta.action))}",
+        f"  JointState/JointTrajectory field: {field}; control period {period:g} s ({1 / period:g} Hz)",
+    ]
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from rnn_control.runtime.session import metadata_for_session, open_session
 
@@ -80,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
             ],
         )
     )
+    if meta.kind == "policy" and any(f.joint is not None for f in meta.action):
+        print(_joint_contract(meta))
     print("\nTensors")
     rows = [["in", i.name, str(i.shape), i.type] for i in session.get_inputs()]
     rows += [["out", o.name, str(o.shape), o.type] for o in session.get_outputs()]

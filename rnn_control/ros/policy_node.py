@@ -96,11 +96,12 @@ class PolicyNode(LifecycleNode):
             return FAILURE
         s, c = self.settings, self.controller
         inputs = ", ".join(self.assembler.groups) or "feedback only"
+        checked = f"; matches {' and '.join(self._robot_checks)}" if self._robot_checks else ""
         self.get_logger().info(
             f"configured: {Path(s.bundle).name} ({c.metadata.cell}, obs {c.spec.obs_dim} from "
             f"{inputs} -> {c.spec.act_dim} x {s.command_type} on "
             f"'{s.command_topic}'), {s.mode} mode at {1.0 / self.period:.1f} Hz, "
-            f"provider {c.stepper.provider}"
+            f"provider {c.stepper.provider}{checked}"
         )
         return SUCCESS
 
@@ -111,6 +112,7 @@ class PolicyNode(LifecycleNode):
             self.get_logger().warning(problem)
         self.settings, self.controller, self.assembler = s, setup.controller, setup.assembler
         self.writer, self.period, self.watchdog_timeout = setup.writer, setup.period, setup.watchdog_timeout
+        self._robot_checks, self._missing_logged = setup.robot_checks, []
         self._trigger = s.trigger if s.mode == "event" else None  # the group whose messages step
         self._sim_time = bool(parameter(self, "use_sim_time"))
         self.safe = self.controller.safe_command()
@@ -233,6 +235,9 @@ class PolicyNode(LifecycleNode):
         if accepted and group == self._trigger and self.active:
             stamp = getattr(getattr(msg, "header", None), "stamp", None)
             self._tick(mono, stamp if stamp is not None and (stamp.sec or stamp.nanosec) else None)
+        elif not accepted and (missing := self.assembler.missing_joints) and missing != self._missing_logged:
+            self._missing_logged = missing  # once per set of missing joints (cleared by diagnostics)
+            self.get_logger().warning(f"JointState rejected: it lacks joint(s) {missing} the bundle needs")
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and (event := self.supervisor.estop()) is not None:
@@ -343,6 +348,7 @@ class PolicyNode(LifecycleNode):
             values[f"rejected_{reason}"] = count
         values["rejected_total"] = self.assembler.rejected_total
         values["unknown_joint_messages"] = self.assembler.unknown_joints
+        values["missing_joints"] = ", ".join(self.assembler.missing_joints)
         for group, count in self.assembler.accepted.items():
             values[f"accepted_{group}"] = count
         return values
@@ -362,6 +368,9 @@ class PolicyNode(LifecycleNode):
             level, message = WARN, "waiting for the first message of every sensor"
         else:
             level, message = OK, f"running at {values['rate_hz']:.1f} Hz"
+        if missing := self.assembler.missing_joints:  # JointStates rejected: name what they lack
+            level, message = max(level, WARN), f"{message}; JointState lacks joint(s) {', '.join(missing)}"
+        self._missing_logged = missing
         status = diagnostic_status(
             f"{self.get_fully_qualified_name()}: policy", level, message, values,
             hardware_id=Path(self.settings.bundle).name,

@@ -14,7 +14,16 @@ from typing import Any
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from rnn_control.errors import RnnControlError
+from rnn_control.contract.compare import compare_with_robot
+from rnn_control.contract.deployment import (
+    JOINT_COMMAND_TYPES,
+    declared_command_field,
+    duplicate_targets,
+    joint_modes,
+)
+from rnn_control.contract.metadata import BundleMetadata
+from rnn_control.contract.robot_description import joint_list, load_robot_description
+from rnn_control.errors import ConfigError, RnnControlError
 from rnn_control.ros.codecs import SENSOR_MSG_TYPES, ObservationAssembler, ReaderLimits, make_writer
 from rnn_control.ros.common import EXECUTORS, QOS_CHOICES
 from rnn_control.ros.parameters import parameter
@@ -40,8 +49,26 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "sensor_qos_depth": (5, "sensor subscription queue depth"),
     "command_topic": ("command", "where commands are published"),
     "command_type": ("float64_multi_array", "float64_multi_array, joint_state, joint_trajectory or twist"),
-    "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
-    "joint_command_field": ("position", "JointState/JointTrajectory field: position, velocity or effort"),
+    "command_joints": (
+        Parameter.Type.STRING_ARRAY,
+        "joint order of joint commands; unset: robot_joints, else the action order",
+    ),
+    "joint_command_field": (
+        "",
+        "JointState/JointTrajectory field: position, velocity or effort; "
+        "'': the bundle's control mode (position if it declares none)",
+    ),
+    "robot_joints": (
+        Parameter.Type.STRING_ARRAY,
+        "the robot's commanded joints in command order (e.g. its "
+        "controller's joints); set: configure refuses a bundle that does not command exactly "
+        "these, and commands go in this order unless command_joints is set",
+    ),
+    "robot_description_file": (
+        "",
+        "the robot's URDF or MJCF; set: configure refuses a bundle whose joints, "
+        "modes or limits do not fit it",
+    ),
     "estop_topic": ("estop", "std_msgs/Bool; true latches the safe command until ~/reset"),
     "watchdog_periods": (5.0, "safe command when a sensor is silent for this many control periods"),
     "fade_in": (0.5, "seconds to blend from the safe command to the policy after activation"),
@@ -80,6 +107,8 @@ class Settings:
     command_type: str
     command_joints: list[str]
     joint_command_field: str
+    robot_joints: list[str]
+    robot_description_file: str
     estop_topic: str
     watchdog_periods: float
     fade_in: float
@@ -101,6 +130,7 @@ class Setup:
     writer: Any  # a CommandWriter
     period: float  # seconds per control step
     watchdog_timeout: float  # seconds a sensor may stay silent
+    robot_checks: list[str]  # what the bundle was checked against (robot_joints, URDF x.urdf, ...)
 
 
 def read_settings(node: Node) -> Settings:
@@ -118,6 +148,7 @@ def read_settings(node: Node) -> Settings:
         command_topic=str(p("command_topic")), command_type=str(p("command_type")),
         command_joints=list(p("command_joints") or []),
         joint_command_field=str(p("joint_command_field")), estop_topic=str(p("estop_topic")),
+        robot_joints=list(p("robot_joints") or []), robot_description_file=str(p("robot_description_file")),
         watchdog_periods=float(p("watchdog_periods")), fade_in=float(p("fade_in")),
         limits=ReaderLimits(float(p("max_abs_value")), float(p("stamp_tolerance")),
                             bool(p("check_stamps")), int(p("vector_length"))),
@@ -174,13 +205,57 @@ def load_setup(s: Settings) -> Setup:
                 f"({', '.join(assembler.groups) or 'none'})"
             )
     period = s.control_period if s.control_period > 0 else meta.control_period
+    checks = check_robot(s, meta)
     try:
         writer = make_writer(
-            s.command_type, [f.target for f in meta.action], command_joints=s.command_joints,
-            joint_command_field=s.joint_command_field, time_from_start=period,
+            s.command_type, [f.target for f in meta.action],
+            command_joints=s.command_joints or s.robot_joints,
+            joint_command_field=command_field(s.command_type, s.joint_command_field, meta),
+            time_from_start=period,
         )  # fmt: skip
     except ValueError as exc:
         raise ConfigureRefused(str(exc)) from None
     if not s.watchdog_periods > 0:
         raise ConfigureRefused(f"parameter watchdog_periods must be > 0, got {s.watchdog_periods}")
-    return Setup(controller, assembler, writer, period, s.watchdog_periods * period)
+    return Setup(controller, assembler, writer, period, s.watchdog_periods * period, checks)
+
+
+def command_field(command_type: str, field: str, meta: BundleMetadata) -> str:
+    """The JointState/JointTrajectory field joint commands go in: ``field``, or (empty) the
+    bundle's control mode; ``ValueError`` when ``field`` contradicts the declared mode."""
+    if command_type not in JOINT_COMMAND_TYPES:
+        return field or "position"
+    declared = declared_command_field(meta.action)  # ValueError for mixed modes
+    if field and declared and field != declared:
+        joints = list(joint_modes(meta.action))
+        raise ValueError(
+            f"parameter joint_command_field is '{field}' but the bundle commands {joints} in {declared} "
+            f"mode: leave it empty (the bundle's mode) or set '{declared}'"
+        )
+    return field or declared or "position"
+
+
+def check_robot(s: Settings, meta: BundleMetadata) -> list[str]:
+    """Check the bundle against ``robot_joints`` and ``robot_description_file`` (where set);
+    :class:`ConfigureRefused` with every difference. Returns what it was checked against."""
+    duplicated = duplicate_targets(meta.action)
+    if duplicated:
+        raise ConfigureRefused(
+            f"the bundle's actions write {duplicated} more than once (one action per target)"
+        )
+    robots = []
+    try:
+        if s.robot_joints:
+            robots.append(joint_list(s.robot_joints, "robot_joints"))
+        if s.robot_description_file:
+            robots.append(load_robot_description(Path(s.robot_description_file).expanduser()))
+    except ConfigError as exc:
+        raise ConfigureRefused(f"robot check: {exc}") from None
+    differences = []
+    for robot in robots:
+        differences += compare_with_robot(meta, robot, s.command_joints or s.robot_joints)
+    if differences:
+        listed = "; ".join(str(d) for d in differences)
+        n = len(differences)
+        raise ConfigureRefused(f"the bundle does not match the robot ({n} difference(s)): {listed}")
+    return [r.source for r in robots]

@@ -216,6 +216,12 @@ def joint_order(action_joints: list[str], order: Sequence[str] | None, command_t
     if not order:
         return np.arange(len(action_joints))
     order = list(order)
+    duplicated = sorted({j for j in order if order.count(j) > 1})
+    if duplicated:
+        raise ValueError(
+            f"command_joints lists joint '{duplicated[0]}' {order.count(duplicated[0])} times ({order}); "
+            f"each of the bundle's action joints {action_joints} must appear once"
+        )
     missing = [j for j in action_joints if j not in order]
     extra = [j for j in order if j not in action_joints]
     if missing or extra or len(set(order)) != len(order):

@@ -38,6 +38,7 @@ class JointStateReader(SensorReader):
         self.fields = sorted({p[0] for p in self.paths})
         self.joints = list(dict.fromkeys(p[1] for p in self.paths))
         self.unknown_joints = 0  # accepted messages that carried joints the bundle does not use
+        self.missing_joints: list[str] = []  # needed joints the last message lacked ([] once one has all)
         # per field: positions in self.values; the message indices come from the name layout
         self._slots = {f: np.array([j for j, p in enumerate(self.paths) if p[0] == f]) for f in self.fields}
         self._names: list[str] | None = None  # last valid name layout
@@ -55,10 +56,13 @@ class JointStateReader(SensorReader):
         if n == 0:
             return "empty"
         where = {name: k for k, name in enumerate(names)}
+        self._names = None  # until this layout proves good: the next message is mapped afresh
         if len(where) != n:
             return "duplicate_joint"
         if any(j not in where for j in self.joints):
+            self.missing_joints = [j for j in self.joints if j not in where]
             return "missing_joint"
+        self.missing_joints = []
         self._copies = [
             (f, self._slots[f], np.array([where[p[1]] for p in self.paths if p[0] == f], dtype=np.intp))
             for f in self.fields

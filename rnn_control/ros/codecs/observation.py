@@ -70,6 +70,12 @@ class ObservationAssembler:
         return r.unknown_joints if r is not None else 0
 
     @property
+    def missing_joints(self) -> list[str]:
+        """The joints the last JointState lacked, if it was rejected for that ([] once one has all)."""
+        r = self.readers.get("joint_state")
+        return list(getattr(r, "missing_joints", [])) if r is not None else []
+
+    @property
     def rejected_total(self) -> int:
         """Dropped messages, all reasons."""
         return sum(self.rejected.values())
