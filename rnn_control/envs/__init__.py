@@ -2,7 +2,7 @@
 
 from rnn_control.envs.factory import check_env_config, make_env, make_vec_env
 from rnn_control.envs.gym_ids import register_scenario_envs
-from rnn_control.envs.spaces import describe_spaces
+from rnn_control.envs.spaces import describe_env, describe_spaces
 from rnn_control.envs.timing import control_period
 from rnn_control.envs.wrappers import WRAPPERS, apply_wrapper, register_wrapper
 
@@ -11,6 +11,7 @@ __all__ = [
     "apply_wrapper",
     "check_env_config",
     "control_period",
+    "describe_env",
     "describe_spaces",
     "make_env",
     "make_vec_env",

@@ -33,7 +33,8 @@ def metadata_from_checkpoint(
         low, _ = action_limits(space)  # a discrete policy outputs one index
         if space.get("type", "box") == "box" and len(low) != int(model.act_dim):
             raise CheckpointError(f"{where}: action space has {len(low)} dims, model outputs {model.act_dim}")
-        observation, action = bundle_layout(scenario.io, int(model.obs_dim), space, kind)
+        fields = ckpt["spaces"].get("fields")  # the env's declared layout (joint names), if any
+        observation, action = bundle_layout(scenario.io, int(model.obs_dim), space, kind, fields=fields)
     except ConfigError as exc:
         raise CheckpointError(f"{where}: {exc}") from None
     return BundleMetadata(

@@ -8,9 +8,11 @@ The wrappers themselves live in ``rnn_control.envs.wrappers`` (one module per na
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from rnn_control.errors import ConfigError
+from rnn_control.scenario.robot import OBSERVATION_TERMS, ObservationTerm, parse_terms
 
 RANDOMIZED_PARAMETERS = ("mass", "friction", "damping", "actuator_gain")
 """What domain randomisation can scale (MuJoCo body masses, geom friction, dof damping, gains)."""
@@ -59,6 +61,20 @@ class DtJitterParams:
 
 
 @dataclass
+class JointSpaceParams:
+    """``terms``: the observation terms of a Gymnasium MuJoCo robot, in order: names
+    (``joint_position``) or one-key mappings (``base_orientation: {axes: [y, w]}``); see
+    ``rnn_control.envs.robots.terms``. Must come first in ``env.wrappers``."""
+
+    terms: list[Any] = field(default_factory=lambda: ["joint_position", "joint_velocity"])
+
+    def validate(self) -> None:
+        if not self.terms:
+            raise ConfigError("terms: must list at least one observation term")
+        parse_terms(ObservationTerm, self.terms, OBSERVATION_TERMS, "terms")
+
+
+@dataclass
 class LatencyParams:
     """``action_delay``/``obs_delay``: delays in env steps (0 = none)."""
 
@@ -97,6 +113,7 @@ WRAPPER_PARAMS: dict[str, type] = {
     "action_repeat": ActionRepeatParams,
     "domain_randomization": DomainRandomizationParams,
     "dt_jitter": DtJitterParams,
+    "joint_space": JointSpaceParams,
     "latency": LatencyParams,
     "mask_velocity": MaskVelocityParams,
     "obs_noise": ObsNoiseParams,

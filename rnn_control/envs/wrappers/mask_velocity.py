@@ -1,4 +1,9 @@
-"""Partial observability: drop the velocity entries of an observation."""
+"""Partial observability: drop the velocity entries of an observation.
+
+Over an env that declares its layout (``io_fields``, e.g. the ``joint_space`` wrapper), the
+default keeps every field whose source is not a measured velocity (``joint_state/velocity``,
+``imu/angular_velocity``, ``odometry/twist``), and the declaration is mapped to the kept fields.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ POSITION_INDICES: dict[str, list[int]] = {
     "Hopper-v5": list(range(5)),
     "Walker2d-v5": list(range(8)),
 }
+VELOCITY_SOURCES = ("joint_state/velocity/", "imu/angular_velocity/", "odometry/twist/")
 
 
 class MaskVelocity(gym.ObservationWrapper):
@@ -24,6 +30,13 @@ class MaskVelocity(gym.ObservationWrapper):
     def __init__(self, env: gym.Env, keep: list[int] | None = None) -> None:
         super().__init__(env)
         env_id = env.spec.id if env.spec is not None else None
+        try:
+            fields = env.get_wrapper_attr("io_fields")
+        except AttributeError:
+            fields = None
+        if keep is None and fields:
+            sources = [f["source"] for f in fields["observation"]]
+            keep = [i for i, s in enumerate(sources) if not s.startswith(VELOCITY_SOURCES)]
         if keep is None:
             if env_id not in POSITION_INDICES:
                 raise ValueError(
@@ -36,6 +49,8 @@ class MaskVelocity(gym.ObservationWrapper):
         self.keep = np.asarray(keep, dtype=np.int64)
         if self.keep.size == 0 or self.keep.max() >= space.shape[0] or self.keep.min() < 0:
             raise ValueError(f"mask_velocity: keep={keep} out of range for observation size {space.shape[0]}")
+        if fields:
+            self.io_fields = {**fields, "observation": [fields["observation"][i] for i in self.keep.tolist()]}
         self.observation_space = gym.spaces.Box(
             low=space.low[self.keep], high=space.high[self.keep], dtype=space.dtype
         )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rnn_control.atomic import atomic_open
-from rnn_control.envs import make_env, make_vec_env
+from rnn_control.envs import describe_env, make_env, make_vec_env
 from rnn_control.envs.timing import control_period
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import EnvConfig
@@ -103,9 +103,10 @@ class EpisodeDataset:
             return cls(**{f: data[f] for f in FIELDS})
 
 
-def box_spaces(env_cfg: EnvConfig) -> tuple[dict[str, Any], dict[str, Any], float | None]:
-    """The checkpoint's ``spaces`` entries and the control period of a scenario's env (None when
-    the env does not say)."""
+def box_spaces(env_cfg: EnvConfig) -> tuple[dict[str, Any], float | None]:
+    """The checkpoint's ``spaces`` entry (``describe_env``: the observation and action boxes, and
+    the env's declared layout under ``fields`` if it has one) and the control period of a
+    scenario's env (None when the env does not say)."""
     import gymnasium as gym
 
     env = make_env(env_cfg)
@@ -116,20 +117,7 @@ def box_spaces(env_cfg: EnvConfig) -> tuple[dict[str, Any], dict[str, Any], floa
                 f"env.id: dynamics models need Box observation and action spaces; '{env_cfg.id}' has "
                 f"{type(obs_space).__name__} observations and {type(act_space).__name__} actions"
             )
-        spaces = {
-            "observation": {
-                "shape": list(obs_space.shape),
-                "low": obs_space.low.tolist(),
-                "high": obs_space.high.tolist(),
-            },
-            "action": {
-                "type": "box",
-                "shape": list(act_space.shape),
-                "low": act_space.low.tolist(),
-                "high": act_space.high.tolist(),
-            },
-        }
-        return spaces["observation"], spaces["action"], control_period(env)
+        return describe_env(env), control_period(env)
     finally:
         env.close()
 
@@ -150,7 +138,8 @@ def collect_rollouts(
     Episodes are stored in the order they finish. The terminal observation of every episode is
     taken from ``info["final_obs"]`` (same-step autoreset), never from the next episode's reset.
     """
-    _obs_space, act_space, dt = box_spaces(env_cfg)
+    spaces, dt = box_spaces(env_cfg)
+    act_space = spaces["action"]
     n = min(num_envs or env_cfg.num_envs, num_episodes)
     venv = make_vec_env(env_cfg, n, seed=seed)
     low, high = np.asarray(act_space["low"]), np.asarray(act_space["high"])

@@ -154,9 +154,8 @@ class DynamicsTrainer:
         ckpt_path = self.run_dir / CHECKPOINT
         ckpt = self._load_resumable(ckpt_path) if resume and ckpt_path.is_file() else None
         self.train_data, self.heldout_data = self._data(data)
-        obs_space, act_space, period = box_spaces(scenario.env)
+        self.spaces, period = box_spaces(scenario.env)
         self.control_period = period or scenario.model.nominal_dt
-        self.spaces = {"observation": obs_space, "action": act_space}
         self.model_class, self.model_kwargs = model_spec(
             scenario, self.train_data.obs_dim, self.train_data.act_dim
         )

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from rnn_control.envs.factory import make_env
-from rnn_control.envs.spaces import describe_spaces
+from rnn_control.envs.spaces import describe_env
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.scenario import Scenario
 from rnn_control.train.common.checkpoint import load_checkpoint, save_checkpoint
@@ -62,7 +62,7 @@ class PolicyRun:
         self.ckpt_path = self.run_dir / CHECKPOINT
         probe = make_env(scenario.env)
         self.probe_env = probe
-        self.spaces = describe_spaces(probe.observation_space, probe.action_space)
+        self.spaces = describe_env(probe)
         self.model, self.model_class, self.model_kwargs = build_policy(scenario, self.spaces)
         self.resumed: dict[str, Any] | None = None
         if self.ckpt_path.exists() and not resume:
