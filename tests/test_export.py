@@ -64,9 +64,9 @@ def test_export_dynamics_bundle(tmp_path):
     result = export_checkpoint(ckpt, tmp_path / "dyn.onnx")
     _check_bundle_file(result.path, ["obs", "h_in", "c_in"], ["actions", "std", "h_out", "c_out"])
     meta = result.metadata
-    assert [f.name for f in meta.observation] == ["obs_0", "obs_1", "cmd_act_0"]
+    assert [f.name for f in meta.observation] == ["cos_theta", "sin_theta", "cmd_torque"]
     assert meta.observation[2].source == "last_action/0"
-    assert [f.name for f in meta.action] == ["next_obs_0", "next_obs_1"] and meta.has_std
+    assert [f.name for f in meta.action] == ["next_cos_theta", "next_sin_theta"] and meta.has_std
     assert meta.parity["torch_vs_onnxruntime"]["max_abs_diff_std"] < 1e-4
     policy = Stepper.load(result.path)
     policy.step(np.zeros(3))
@@ -190,7 +190,8 @@ def _real_policy_checkpoint(tmp_path: Path, overrides: dict, scenario: str = "pe
         {"model": {"cell": "lstm", "hidden_size": 32}, "policy": {"shared_core": False}},
         {"model": {"cell": "tgru", "hidden_size": 16, "num_layers": 2}},
         {"model": {"cell": "gru", "hidden_size": 16}, "policy": {"architecture": "mlp"}},
-        {"env": {"id": "CartPole-v1", "wrappers": []}, "model": {"cell": "rnn", "hidden_size": 16}},
+        {"env": {"id": "CartPole-v1", "wrappers": []}, "io": {"observation": [], "action": []},
+         "model": {"cell": "rnn", "hidden_size": 16}},
     ],
     ids=["lstm-separate-critic", "tgru-2-layers", "mlp", "discrete-cartpole"],
 )
