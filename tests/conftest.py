@@ -6,5 +6,10 @@ import os
 
 # Must happen before anything imports rclpy (also inherited by nodes started as subprocesses).
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-os.environ.setdefault("ROS_DOMAIN_ID", str(10 + os.getpid() % 90))
+if "ROS_DOMAIN_ID" not in os.environ:
+    # A domain no other process on this machine uses (two test runs at once get different ones):
+    # DDS participants bind known UDP ports, so a free domain is one whose ports can be bound.
+    from rnn_control.demo.ros_domain import pick_free_domain
+
+    os.environ["ROS_DOMAIN_ID"] = str(pick_free_domain())
 os.environ.setdefault("MPLBACKEND", "Agg")

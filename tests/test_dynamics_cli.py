@@ -63,7 +63,8 @@ def test_train_resume_eval_and_grad_flow(tiny_scenario, tmp_path):
     assert "rnn" in gf.stdout and "gru" in gf.stdout and png.is_file()
     trained = cli("grad-flow", "--checkpoint", str(run / "checkpoint.pt"), "--length", "20",
                   "--out", str(tmp_path / "t.png"), cwd=tmp_path)  # fmt: skip
-    assert trained.returncode == 0, trained.stderr and "lstm (run)" in trained.stdout
+    assert trained.returncode == 0, trained.stderr
+    assert "lstm (run)" in trained.stdout, trained.stdout
 
 
 def test_bad_input_is_one_line_errors(tmp_path):

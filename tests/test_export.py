@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return run_cli(*args, cwd=Path.cwd(), timeout=None)
+    return run_cli(*args, cwd=Path.cwd(), timeout=600)
 
 
 def _check_bundle_file(path: Path, inputs: list[str], outputs: list[str]) -> onnx.ModelProto:
