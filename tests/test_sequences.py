@@ -10,7 +10,7 @@ from rnn_control.errors import TrainingError
 from rnn_control.models import RecurrentDynamicsModel
 from rnn_control.train.dynamics.rollouts import EpisodeDataset
 from rnn_control.train.dynamics.sequences import SequenceSampler
-from rnn_control.train.dynamics.trainer import apply_batch
+from rnn_control.train.dynamics.trainer import apply_batch, open_loop_loss
 
 
 def dataset(lengths: list[int], obs_dim: int = 2, seed: int = 0) -> EpisodeDataset:
@@ -79,6 +79,25 @@ def test_open_loop_loss_backpropagates_through_predictions():
     assert both.item() > teacher.item()
     both.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    # The prediction fed back as the next input carries the gradient: the loss of open-loop step 2
+    # depends on step 1's predicted mean only through that feedback (the recurrent state does not
+    # pass through the mean), so a .detach() anywhere on the feedback path makes this gradient zero.
+    means, losses = [], []
+    step, loss_fn = model.step, model.loss
+
+    def recording_step(*args, **kwargs):
+        mean, log_std, state = step(*args, **kwargs)
+        means.append(mean)
+        return mean, log_std, state
+
+    def recording_loss(*args, **kwargs):
+        losses.append(loss_fn(*args, **kwargs))
+        return losses[-1]
+
+    model.step, model.loss = recording_step, recording_loss
+    open_loop_loss(model, batch, None, 2, "mse")
+    (through_feedback,) = torch.autograd.grad(losses[1], means[0])
+    assert through_feedback.abs().sum() > 1e-6
 
 
 def test_nan_batch_is_reported_with_the_update_number():
