@@ -30,6 +30,19 @@ TINY = {
 }
 
 
+def _identical(a, b) -> bool:
+    """Bit-identical nested state (tensors, arrays, dicts, sequences, scalars)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and np.array_equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(_identical, a, b))
+    return a == b
+
+
 def tiny(name: str, **policy) -> object:
     return load_scenario(name, {"policy": {**TINY, **policy}, "model": {"hidden_size": 16}})
 
@@ -55,6 +68,14 @@ def test_ppo_smoke_writes_a_contract_checkpoint_and_resumes(tmp_path):
     # Without --resume an existing run is not overwritten; with it, training continues.
     with pytest.raises(CheckpointError, match="--resume"):
         train_ppo(sc, tmp_path, progress=False, tensorboard=False)
+    # Resuming restores model, optimiser, reward scaler and every RNG exactly: resumed with nothing
+    # left to train, the run writes back the very state it loaded.
+    written = load_checkpoint(tmp_path / "checkpoint.pt")
+    train_ppo(sc, tmp_path, resume=True, progress=False, tensorboard=False)
+    rewritten = load_checkpoint(tmp_path / "checkpoint.pt")
+    for key in ("model_state", "optimizer", "reward_scaler", "rng", "step", "iteration"):
+        assert _identical(written[key], rewritten[key]), key
+    assert written["optimizer"]["state"], "the optimiser has moments to restore"
     more = tiny("pendulum_novel", total_steps=2048)
     res2 = train_ppo(more, tmp_path, resume=True, progress=False, tensorboard=False)
     assert res2.steps == 2048
