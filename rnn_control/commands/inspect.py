@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rnn_control.contract.metadata import BundleMetadata
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,7 @@ def _range(low: float, high: float) -> str:
     return f"[{low:g}, {high:g}]"
 
 
-def _joint_contract(meta) -> str:
+def _joint_contract(meta: BundleMetadata) -> str:
     """The deployment contract of the joint targets: one row per joint, and the command order."""
     from rnn_control.contract.deployment import action_joints, declared_command_field
 

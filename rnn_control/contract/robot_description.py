@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -246,7 +246,7 @@ def parse_mjcf(path: str | Path) -> RobotDescription:
     def walk(body: ET.Element, cls: str | None) -> None:
         cls = body.get("childclass", cls)
         for el in body:
-            if el.tag == "body":
+            if el.tag in ("body", "frame"):
                 walk(el, cls)
             elif el.tag in ("joint", "freejoint"):
                 name = el.get("name", "")
@@ -283,7 +283,13 @@ def parse_mjcf(path: str | Path) -> RobotDescription:
     return RobotDescription(f"MJCF {path.name}", list(joints.values()), order, ordered=False, complete=True)
 
 
-def _actuate(joint: RobotJoint, el: ET.Element, get, limited, path: Path) -> RobotJoint:
+def _actuate(
+    joint: RobotJoint,
+    el: ET.Element,
+    get: Callable[[str], str | None],
+    limited: Callable[[ET.Element, str | None, Sequence[str], str, bool], bool],
+    path: Path,
+) -> RobotJoint:
     """``joint`` with what actuator ``el`` says about it: mode, gains, effort limit at the joint."""
     where = f"{path}: actuator {el.get('name', el.tag)!r}"
     gear = abs((_floats(get("gear"), f"{where} gear") or [1.0])[0])

@@ -3,8 +3,8 @@
 A managed (lifecycle) node:
 
 - **configure** loads and validates the bundle and checks that the configured topics and
-  command message can carry its IO layout; if not, it stays *unconfigured* and logs one line
-  saying why.
+  command message can carry its IO layout, and that it fits the robot (``robot_joints``,
+  ``robot_description_file``); if not, it stays *unconfigured* and logs one line saying why.
 - **activate** zeroes the recurrent state and starts control, fading in from the safe command
   over ``fade_in`` seconds.
 - **deactivate** publishes the safe command and stops.
