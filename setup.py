@@ -64,6 +64,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/sim", glob("sim/*.yaml")),
+        (f"share/{PACKAGE}/sim/robots", glob("sim/robots/*")),
     ],
     zip_safe=True,
     maintainer="rnn_control developers",

@@ -6,13 +6,18 @@ import difflib
 
 import gymnasium as gym
 
+from rnn_control.envs.robots.joint_env import register_joint_space_env
 from rnn_control.envs.wrappers import apply_wrapper
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import EnvConfig
 
 
 def check_env_config(cfg: EnvConfig, where: str = "env") -> None:
-    """``ConfigError`` unless ``cfg.id`` names an installed Gymnasium env (with close matches)."""
+    """``ConfigError`` unless ``cfg.id`` names an installed Gymnasium env (with close matches).
+
+    A robot section's joint-space env is registered here (its MJCF is checked when it is built)."""
+    if cfg.robot is not None:
+        register_joint_space_env()
     if cfg.id not in gym.registry:
         close = difflib.get_close_matches(cfg.id, list(gym.registry), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -25,6 +30,8 @@ def make_env(cfg: EnvConfig, seed: int | None = None, render_mode: str | None = 
     kwargs = dict(cfg.kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
+    if cfg.robot is not None:
+        kwargs["robot"] = cfg.robot  # rnn_control/JointSpace-v0: the robot from its MJCF file
     env = gym.make(cfg.id, max_episode_steps=cfg.max_episode_steps, **kwargs)
     for i, item in enumerate(cfg.wrappers):
         name, params = next(iter(item.items()))

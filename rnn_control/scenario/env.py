@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from rnn_control.config import from_dict
 from rnn_control.errors import ConfigError
+from rnn_control.scenario.robot import JOINT_SPACE_ID, RobotConfig
 from rnn_control.scenario.wrappers import WRAPPER_PARAMS
 
 
@@ -22,6 +23,10 @@ class EnvConfig:
 
     The schema is checked when the scenario loads; that ``id`` names an installed Gymnasium env
     is checked where envs are built (``rnn_control.envs.check_env_config``).
+
+    ``robot``: your own robot from an MJCF file (:class:`~.robot.RobotConfig`); the env is then a
+    joint-space env built from it, and ``id`` is ``rnn_control/JointSpace-v0`` (filled in when
+    left out).
     """
 
     id: str = "Pendulum-v1"
@@ -30,8 +35,17 @@ class EnvConfig:
     max_episode_steps: int | None = None
     wrappers: list[dict[str, Any]] = field(default_factory=list)
     vectorization: Literal["sync", "async"] = "sync"
+    robot: RobotConfig | None = None
 
     def validate(self) -> None:
+        if self.robot is not None:
+            if self.id == "Pendulum-v1":  # the default: not given
+                self.id = JOINT_SPACE_ID
+            if self.id != JOINT_SPACE_ID:
+                raise ConfigError(
+                    f"id: a robot section builds the joint-space env {JOINT_SPACE_ID}; leave id out "
+                    f"(got '{self.id}')"
+                )
         if not self.id:
             raise ConfigError("id: must name a Gymnasium env, e.g. Pendulum-v1")
         if self.num_envs < 1:

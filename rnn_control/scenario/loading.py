@@ -16,6 +16,7 @@ from typing import Any
 from rnn_control.config import from_dict, load_yaml, to_dict
 from rnn_control.contract.io_layout import IOLayout
 from rnn_control.errors import ConfigError
+from rnn_control.scenario.bag import BagConfig
 from rnn_control.scenario.dynamics import DynamicsConfig
 from rnn_control.scenario.env import EnvConfig
 from rnn_control.scenario.model import ModelConfig
@@ -36,6 +37,9 @@ class Scenario:
     # Deployment IO layout: overrides of observation/action names, units, message fields, safe
     # values and slew limits, baked into the exported bundle (see contract.io_layout.IOLayout).
     io: IOLayout = field(default_factory=IOLayout)
+    # Learning from rosbag2 recordings: topics and fields -> observations and commands (see
+    # scenario.bag.BagConfig); empty: the data comes from the env.
+    bag: BagConfig = field(default_factory=BagConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -80,11 +84,15 @@ def load_scenario(name_or_path: str | Path, overrides: dict[str, Any] | None = N
         data = deep_merge(data, overrides)
     data.setdefault("name", path.stem)
     try:
-        return from_dict(Scenario, data, where=path.name)
+        scenario = from_dict(Scenario, data, where=path.name)
     except ConfigError:
         raise
     except ValueError as exc:
         raise ConfigError(f"{path.name}: {exc}") from exc
+    robot = scenario.env.robot
+    if robot is not None and robot.scenario_dir is None:  # relative mjcf paths start here
+        robot.scenario_dir = str(path.resolve().parent)
+    return scenario
 
 
 def scenario_from_dict(data: dict[str, Any]) -> Scenario:

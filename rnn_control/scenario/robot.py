@@ -34,6 +34,9 @@ from typing import Any, Literal
 from rnn_control.config import from_dict
 from rnn_control.errors import ConfigError
 
+JOINT_SPACE_ID = "rnn_control/JointSpace-v0"
+"""Gymnasium id of the joint-space env a robot section builds (registered where envs are built)."""
+
 OBSERVATION_TERMS = (
     "joint_position",
     "joint_velocity",

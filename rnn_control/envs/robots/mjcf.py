@@ -161,6 +161,21 @@ class RobotModel:
             f"{', '.join(self.actuated_joints)}"
         )
 
+    def body_id(self, name: str, where: str = "body") -> int:
+        """The id of body ``name``; ``ConfigError`` listing the model's bodies otherwise."""
+        b = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
+        if b < 0:
+            names = [self.model.body(i).name for i in range(1, self.model.nbody) if self.model.body(i).name]
+            raise ConfigError(f"{where}: no body '{name}' in {self.where}; bodies: {', '.join(names)}")
+        return b
+
+    def require_floating(self, where: str) -> None:
+        """``ConfigError`` unless the robot has a floating base (IMU, odometry, height, tilt)."""
+        if not self.floating:
+            raise ConfigError(
+                f"{where}: {self.where} has a fixed base (no IMU or odometry); this needs a floating one"
+            )
+
     def __repr__(self) -> str:
         return (
             f"RobotModel({self.where}: root {self.root.kind}, base '{self.base_body}', "

@@ -114,7 +114,6 @@ class ObservationTerms:
         return [ObservationField(f"{prefix}_{a}", f"{block}/{a}", unit) for a in axes]
 
     def _task_fields(self, term: ObservationTerm, command, vector: int, where: str) -> list[tuple]:
-        model = self.robot.model
         if term.term == "velocity_command":
             if command is None:
                 raise ConfigError(
@@ -127,13 +126,7 @@ class ObservationTerms:
                  lambda data, a=a: command().get(a, 0.0))
                 for a in axes
             ]  # fmt: skip
-        body = term.body or "target"
-        body_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body)
-        if body_id < 0:
-            names = [model.body(b).name for b in range(1, model.nbody) if model.body(b).name]
-            raise ConfigError(
-                f"{where}.body: no body '{body}' in {self.robot.where}; bodies: {', '.join(names)}"
-            )
+        body_id = self.robot.body_id(term.body or "target", f"{where}.body")
         axes = _axes(term.axes, XYZ, where)
         base = self.robot.base_body_id
         out = []
