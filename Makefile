@@ -15,10 +15,10 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 HAVE_DISTRO_RCLPY := $(shell [ -n "$$ROS_DISTRO" ] && $(PYTHON) -c "import rclpy" >/dev/null 2>&1 && echo yes)
 ifeq ($(HAVE_DISTRO_RCLPY),yes)
   VENV_FLAGS := --system-site-packages
-  EXTRAS     := train,dev
+  EXTRAS     := train,bags,dev
 else
   VENV_FLAGS :=
-  EXTRAS     := train,ros,dev
+  EXTRAS     := train,ros,bags,dev
 endif
 
 .PHONY: demo test test-slow lint bench venv clean

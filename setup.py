@@ -36,12 +36,16 @@ EXTRAS = {
         "ros-kilted-diagnostic-msgs",
         "ros-kilted-lifecycle-msgs",
     ],
+    # rosbag2 recordings (MCAP and sqlite3) without a ROS install: reading bags for training
+    # (rnn_control.bags) and the recorder node on the robot. Pure Python (numpy, lz4, zstd).
+    "bags": ["rosbags>=0.10,<0.12"],
     # colcon: the test suite builds ros2_ws/ with it.
     "dev": [
         "pytest>=7",
         "pytest-timeout>=2",
         "ruff>=0.5",
         "hypothesis>=6",
+        "mcap>=1.1",  # an independent MCAP reader: tests check the recorder's bags with it
         "colcon-core",
         "colcon-ros",
         "colcon-python-setup-py",

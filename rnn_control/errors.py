@@ -19,3 +19,8 @@ class BundleError(RnnControlError):
 
 class TrainingError(RnnControlError):
     """Training cannot go on (non-finite loss, bad batch, ...)."""
+
+
+class BagError(RnnControlError):
+    """A rosbag2 recording cannot be read as the scenario's ``bag:`` section asks (missing topic,
+    wrong message type, missing field, no usable data)."""

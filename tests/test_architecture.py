@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("scenario",),  # every scenario section's schema (the io: section is the contract's)
     # 2. the three worlds: torch models, the torch-free runtime, simulators
     ("models", "runtime"),
-    ("envs",),  # envs/bundle_returns.py drives a bundle through the runtime in-process
+    ("envs", "bags"),  # envs/bundle_returns.py drives a bundle through the runtime in-process;
+    # bags/: rosbag2 recordings -> aligned episodes (numpy + rosbags; no torch, no rclpy)
     # 3. pipelines and nodes
     ("train", "ros"),
     ("export",),  # reads training checkpoints

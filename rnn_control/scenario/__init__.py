@@ -2,11 +2,12 @@
 trained model meets the robot.
 
 A leaf package (standard library and yaml only): the schema of every section
-(:mod:`.env`, :mod:`.model`, :mod:`.policy`, :mod:`.dynamics`, :mod:`.wrappers`; the ``io:``
+(:mod:`.env`, :mod:`.model`, :mod:`.policy`, :mod:`.dynamics`, :mod:`.wrappers`, :mod:`.bag`; the ``io:``
 section is the bundle contract's :class:`~rnn_control.contract.IOLayout`) and loading
 (:mod:`.loading`). A new section is one module here and one field of :class:`Scenario`.
 """
 
+from rnn_control.scenario.bag import BagConfig, BagField
 from rnn_control.scenario.dynamics import DynamicsConfig
 from rnn_control.scenario.env import EnvConfig
 from rnn_control.scenario.loading import (
@@ -23,6 +24,8 @@ from rnn_control.scenario.policy import PolicyConfig
 
 __all__ = [
     "CELLS",
+    "BagConfig",
+    "BagField",
     "DynamicsConfig",
     "EnvConfig",
     "ModelConfig",
