@@ -349,3 +349,54 @@ def test_position_mode_contract_in_an_exported_bundle(tmp_path):
         meta.control_period == pytest.approx(0.05)
         and meta.scenario["env"]["robot"]["mjcf"] == "robots/arm3.xml"
     )
+
+
+HOPPER_XML = """<mujoco><option timestep="0.004"/>
+<worldbody><geom type="plane" size="5 5 .1"/>
+ <body name="base" pos="0 0 0.6"><freejoint name="root"/><geom type="box" size=".15 .1 .05" mass="2"/>
+  <body name="leg" pos="0 0 -.05"><joint name="hip" axis="0 1 0" range="-1 1"/>
+   <geom type="capsule" fromto="0 0 0 0 0 -.3" size=".03"/></body>
+ </body></worldbody>
+<actuator><motor joint="hip" gear="5" ctrlrange="-1 1"/></actuator>
+</mujoco>"""
+
+
+def test_floating_robot_terms_rewards_and_terminations(tmp_path):
+    (tmp_path / "hopper.xml").write_text(HOPPER_XML)
+    robot = {
+        "mjcf": str(tmp_path / "hopper.xml"),
+        "frame_skip": 5,
+        "joints": [{"name": "hip", "mode": "effort", "scale": 2.0}],
+        "observation": ["base_height", {"velocity_command": {"axes": ["linear/x", "angular/z"]}}],
+        "reward": [
+            {"alive": {"weight": 2.0}},
+            {"upright": {}},
+            {"velocity_tracking": {"weight": 1.0, "sigma": 0.5}},
+            {"torque": {"weight": 0.1}},
+            {"energy": {"weight": 0.01}},
+        ],
+        "termination": [{"fall": {"min_height": 0.3}}, {"tilt": {"max_angle": 1.0}}],
+        "command": {"linear/x": [0.5, 1.0]},
+    }
+    env = _arm_env(robot)
+    spaces = describe_env(env)
+    assert [(o["name"], o["source"]) for o in spaces["fields"]["observation"]] == [
+        ("base_height", "odometry/pose/position/z"),
+        ("cmd_linear_x", "twist/linear/x"),
+        ("cmd_angular_z", "twist/angular/z"),
+    ]
+    o, _ = env.reset(seed=2)
+    inner = env.unwrapped
+    assert 0.5 <= o[1] <= 1.0 and o[2] == 0.0 and o[0] == pytest.approx(0.6)
+    _, reward, terminated, _, _ = env.step(np.array([0.5], dtype=np.float32))
+    d, s = inner.data, inner.reader.as_dict(inner.reader.read(inner.data))
+    err = (s["odometry/twist/linear/x"] - o[1]) ** 2 + s["odometry/twist/linear/y"] ** 2
+    err += s["odometry/twist/angular/z"] ** 2
+    expected = 2.0 + d.xmat[1][8] + np.exp(-err / 0.5) - 0.1 * 1.0**2 - 0.01 * abs(1.0 * d.qvel[6])
+    assert inner.effort[0] == pytest.approx(1.0) and reward == pytest.approx(expected)
+    assert inner.rewards.last["alive"] == 2.0 and not terminated
+    for _ in range(200):  # it has no way to stand: it falls over or below 0.3 m
+        *_, terminated, _, _ = env.step(np.array([0.0], dtype=np.float32))
+        if terminated:
+            break
+    assert terminated and (d.xpos[1][2] < 0.3 or d.xmat[1][8] < np.cos(1.0))
