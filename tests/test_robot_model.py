@@ -296,3 +296,17 @@ def test_bad_terms():
         ObservationTerms(robot, _terms([{"target_position": {"body": "goal"}}]))
     with pytest.raises(ConfigError, match=r"samples no velocity command"):
         ObservationTerms(_gym_robot("Ant-v5"), _terms(["velocity_command"]))
+
+
+def test_sensor_reader_of_an_env_is_the_one_its_observation_uses():
+    from rnn_control.envs.robots.sensors import sensor_reader
+    from rnn_control.envs.wrappers import apply_wrapper
+
+    wrapped = apply_wrapper(apply_wrapper(gym.make("Ant-v5"), "joint_space", {"terms": ["joint_position"]}),
+                            "obs_noise", {"std": 0.0})  # fmt: skip
+    reader = sensor_reader(wrapped)
+    assert reader is wrapped.get_wrapper_attr("terms").reader
+    plain = sensor_reader(gym.make("HalfCheetah-v5"))  # no joint_space: built from the model
+    assert plain.joint_names[0] == "bthigh" and "imu/orientation/w" in plain.index
+    with pytest.raises(ConfigError, match=r"CartPoleEnv is not a MuJoCo env"):
+        sensor_reader(gym.make("CartPole-v1"))
