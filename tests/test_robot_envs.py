@@ -400,3 +400,22 @@ def test_floating_robot_terms_rewards_and_terminations(tmp_path):
         if terminated:
             break
     assert terminated and (d.xpos[1][2] < 0.3 or d.xmat[1][8] < np.cos(1.0))
+
+
+def test_the_pd_loop_runs_at_every_physics_step():
+    import copy
+
+    import mujoco
+
+    env = _arm_env(_arm())
+    env.reset(seed=1)
+    inner = env.unwrapped
+    m, ref = inner.model, copy.copy(inner.data)  # a replay of one control step, by hand
+    kp, kd, target = np.array([6.0, 4.0, 2.0]), np.array([0.7, 0.3, 0.15]), np.array([2.5, -1.25, 1.0])
+    for _ in range(10):
+        effort = np.clip(kp * (target - ref.qpos[:3]) - kd * ref.qvel[:3], [-4, -3, -1.5], [4, 3, 1.5])
+        ref.ctrl[:] = effort
+        mujoco.mj_step(m, ref)
+    env.step(np.array([1.0, -0.5, 0.5], dtype=np.float32))
+    np.testing.assert_allclose(inner.data.qpos, ref.qpos, atol=1e-12)
+    np.testing.assert_allclose(inner.effort, effort, atol=1e-12)
