@@ -64,12 +64,18 @@ class Episode:
 
 
 def reversals(series: Series, tolerance_ns: int) -> list[int]:
-    """Indices where the stamp falls back by more than ``tolerance_ns`` below the latest seen."""
-    if len(series.stamp) < 2:
-        return []
-    running = np.maximum.accumulate(series.stamp)
-    back = series.stamp[1:] < running[:-1] - tolerance_ns
-    return (np.flatnonzero(back) + 1).tolist()
+    """Indices where the stamp falls back by more than ``tolerance_ns`` below the latest one seen
+    since the previous such index (each starts a new run of the time base)."""
+    out: list[int] = []
+    start, stamp = 0, series.stamp
+    while len(stamp) - start > 1:
+        running = np.maximum.accumulate(stamp[start:])
+        back = np.flatnonzero(stamp[start + 1 :] < running[:-1] - tolerance_ns)
+        if len(back) == 0:
+            break
+        start += int(back[0]) + 1
+        out.append(start)
+    return out
 
 
 def segment_bounds(series: dict[str, Series], cuts: list[int]) -> list[tuple[int, int]]:
@@ -132,7 +138,7 @@ def time_axis(
     streams: dict[str, tuple[np.ndarray, np.ndarray]], reference: str, period_ns: int, resample: str
 ) -> np.ndarray:
     """The steps' times (ns): the grid in phase with ``reference``, or its own stamps, over the
-    span every stream covers."""
+    span every sensor stream covers (commands are checked where they are sampled)."""
     lo = max(t[0] for t, _ in streams.values() if len(t))
     hi = min(t[-1] for t, _ in streams.values() if len(t))
     ref = streams[reference][0]

@@ -128,9 +128,14 @@ def load_bags(paths: Sequence[str | Path], cfg: BagConfig) -> BagData:
     for series, markers in per_bag:
         episodes += _episodes(series, markers, cfg, period, report)
     if not episodes:
+        spans = {k[0]: (s.stamp.min() / 1e9, s.stamp.max() / 1e9) for sb, _ in per_bag for k, s in sb.items()}
         raise BagError(
             f"no episode of at least {cfg.min_episode_steps} steps in {', '.join(map(str, paths))}: "
             + "; ".join(report.lines()[1:])
+            + "; time-base spans: "
+            + ", ".join(f"{t} {a:.3f}..{b:.3f} s" for t, (a, b) in spans.items())
+            + " (header stamps of one clock and log times of headerless topics must overlap; "
+            "otherwise use bag.time_base: log_time)"
         )
     episodes.sort(key=lambda e: e.t[0])
     report.episodes, report.steps = len(episodes), sum(e.steps for e in episodes)
@@ -273,13 +278,18 @@ def _episodes(
 ) -> list[Episode]:
     period_ns = round(period * 1e9)
     gap_ns = round(cfg.max_gap * period_ns)
-    stats = {key: report.topics.setdefault(key[0], TopicStats()) for key in series}
+    # one topic read for both sensors and commands is counted once (its first key)
+    first = {}
+    for key in series:
+        first.setdefault(key[0], key)
+    stats = {key: report.topics.setdefault(key[0], TopicStats()) if first[key[0]] == key else TopicStats()
+             for key in series}  # fmt: skip
     cuts = markers.tolist()
     for key, s in series.items():
         stats[key].messages += len(s.log)
         idx = reversals(s, gap_ns)
-        for i in idx:
-            jump = float(s.stamp[:i].max() - s.stamp[i]) / 1e9
+        for prev, i in zip([0, *idx], idx):
+            jump = float(s.stamp[prev:i].max() - s.stamp[i]) / 1e9
             stats[key].time_reversals.append((s.log[i] / 1e9, jump))
             if cfg.on_time_reversal == "error":
                 raise BagError(
@@ -305,10 +315,8 @@ def _segment(series, lo, hi, cfg: BagConfig, period_ns, gap_ns, stats, report: B
         streams[key] = (t, v)
     if any(len(t) == 0 for t, _ in streams.values()):
         return []
-    ref_key = (_reference(cfg), "obs")
-    grid = time_axis(
-        {k[0] + k[1]: v for k, v in streams.items()}, ref_key[0] + "obs", period_ns, cfg.resample
-    )
+    sensors = {k[0]: v for k, v in streams.items() if k[1] == "obs"}
+    grid = time_axis(sensors, _reference(cfg), period_ns, cfg.resample)
     if len(grid) < 2:
         return []
     K = len(grid)
