@@ -77,3 +77,42 @@ def regular(n: int, period: float = 0.1, start: int = T0, latency: int = 1_000_0
     """``n`` sensor messages every ``period`` seconds: (log, stamp, value(i))."""
     step = round(period * S)
     return [(start + i * step + latency, start + i * step, value(i)) for i in range(n)]
+
+
+def rollout_bag(path: Path, data: Any, period: float, storage: str = "mcap") -> Path:
+    """An in-process :class:`EpisodeDataset` recorded as the sim bridge's topics would be:
+    /observation (Float64MultiArray, one per step), /command (the reply 5 ms later) and
+    /sim_bridge/episode_return (Float64) after each episode, on log time."""
+    step = round(period * S)
+    with BagWriter(path, storage=storage) as bag:
+        obs_c, cmd_c = bag.topic("/observation", ARR), bag.topic("/command", ARR)
+        ret_c = bag.topic("/sim_bridge/episode_return", F64)
+        t = T0
+        for e in range(data.num_episodes):
+            obs, act = data.episode(e)
+            for k in range(len(act)):
+                bag.write(obs_c, t + MS_, array(bag, obs[k]))
+                bag.write(cmd_c, t + 5 * MS_, array(bag, act[k]))
+                t += step
+            bag.write(obs_c, t + MS_, array(bag, obs[-1]))
+            bag.write(ret_c, t + 2 * MS_, bag.message(F64, data=0.0))
+            t += step
+    return path
+
+
+MS_ = 1_000_000
+
+
+def rollout_bag_section(obs_dim: int, act_dim: int, period: float) -> dict[str, Any]:
+    """The ``bag:`` section reading :func:`rollout_bag`'s topics."""
+    return {
+        "time_base": "log_time",
+        "period": period,
+        "episode_topic": "/sim_bridge/episode_return",
+        "min_episode_steps": 8,
+        "heldout_fraction": 0.25,
+        "observation": [{"topic": "/observation", "field": f"vector/{i}"} for i in range(obs_dim)],
+        "action": [
+            {"topic": "/command", "field": f"vector/{i}", "low": -2.0, "high": 2.0} for i in range(act_dim)
+        ],
+    }

@@ -2,6 +2,7 @@
 
     rnn-control train-dynamics --scenario sim/pendulum_novel.yaml --run-dir runs/pend-gru
     rnn-control train-dynamics --scenario pendulum_novel --cell lstm --updates 3000
+    rnn-control train-dynamics --scenario my_robot_bags.yaml --bag logs/run1 logs/run2   # from rosbag2
 
 Re-running the same command on a run folder that has a checkpoint resumes it.
 """
@@ -17,12 +18,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   rnn-control train-dynamics --scenario sim/pendulum_novel.yaml --run-dir runs/pend-gru
   rnn-control train-dynamics --scenario pendulum_novel --cell lstm --updates 5000
   rnn-control train-dynamics --scenario pendulum_novel --model window_mlp   # feed-forward baseline
+  rnn-control train-dynamics --scenario robot_bags.yaml --bag logs/run1 logs/run2   # from rosbag2 bags
 Re-running a command on a run folder with a checkpoint resumes it (a killed run loses only the
 updates since its last checkpoint)."""
     parser.add_argument(
         "--scenario", required=True, help="scenario YAML path or shipped name (pendulum_novel)"
     )
     parser.add_argument("--run-dir", help="run folder (default: runs/dynamics-<scenario>-<model>)")
+    parser.add_argument(
+        "--bag",
+        nargs="+",
+        metavar="PATH",
+        help="train from these rosbag2 recordings (folders or .mcap/.db3 files) as the scenario's bag: "
+        "section maps them, instead of simulator rollouts (overrides bag.paths)",
+    )
     parser.add_argument("--cell", choices=["rnn", "lstm", "gru", "tgru"], help="override model.cell")
     parser.add_argument(
         "--model",
@@ -51,7 +60,26 @@ def overrides_from(args: argparse.Namespace) -> dict:
         over["dynamics"]["num_threads"] = args.threads
     if args.seed is not None:
         over["seed"] = args.seed
+    if getattr(args, "bag", None):
+        over["bag"] = {"paths": [str(p) for p in args.bag]}
     return over
+
+
+def bag_inputs(scenario, args: argparse.Namespace) -> dict:
+    """The trainer's data from the scenario's bags (printing what reading them found), or ``{}``
+    for simulator rollouts."""
+    if not (args.bag or scenario.bag.paths):
+        return {}
+    from rnn_control.train.common.bag_data import checkpoint_extras, read_scenario_bags, to_dataset
+
+    data = read_scenario_bags(scenario)
+    print("\n".join(data.report.lines()))
+    return {
+        "data": (to_dataset(data.train), to_dataset(data.heldout)),
+        "spaces": data.spaces(),
+        "control_period": data.period,
+        "extra": checkpoint_extras(data, "dynamics"),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(run_dir)
     if (run_dir / CHECKPOINT).is_file():
         print(f"resuming {run_dir / CHECKPOINT}")
-    trainer = DynamicsTrainer(scenario, run_dir, progress=not args.no_progress)
+    trainer = DynamicsTrainer(scenario, run_dir, progress=not args.no_progress, **bag_inputs(scenario, args))
     if trainer.resumed_from is not None:
         total = scenario.dynamics.total_updates
         left = "" if trainer.resumed_from < total else " (nothing left to train: evaluating only)"

@@ -20,6 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --run-dir from its checkpoint"
     )
+    parser.add_argument(
+        "--bag",
+        nargs="+",
+        metavar="PATH",
+        help="behaviour cloning from these rosbag2 recordings (the recorded commands are the labels; "
+        "the scenario's bag: section maps topics to fields; overrides bag.paths)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -40,8 +47,13 @@ def run(args: argparse.Namespace) -> int:
         policy["algorithm"] = args.algorithm
     if policy:
         overrides["policy"] = policy
+    if args.bag:
+        overrides["bag"] = {"paths": [str(p) for p in args.bag]}
+        overrides.setdefault("policy", {}).setdefault("algorithm", "bc")
     scenario = load_scenario(args.scenario, overrides)
     run_dir = Path(args.run_dir or Path("runs") / (scenario.name or "policy"))
+    if args.bag or scenario.bag.paths:
+        return _from_bags(scenario, run_dir)
     result = train_policy(scenario, run_dir, resume=args.resume, progress=not args.no_progress)
     print(
         f"trained {scenario.name} with {scenario.policy.algorithm}: {result.steps} env steps in "
@@ -58,4 +70,21 @@ def run(args: argparse.Namespace) -> int:
     if result.learning_curve is not None:
         print(f"learning curve: {result.learning_curve}")
     print(f"TensorBoard: tensorboard --logdir {run_dir / 'tb'}")
+    return 0
+
+
+def _from_bags(scenario, run_dir) -> int:
+    """Behaviour cloning from the scenario's bags."""
+    from rnn_control.train.common.bag_data import read_scenario_bags
+    from rnn_control.train.policy.bc_bag import train_bc_from_bags
+
+    data = read_scenario_bags(scenario)
+    print("\n".join(data.report.lines()))
+    result = train_bc_from_bags(scenario, run_dir, data)
+    r = result.report
+    print(
+        f"behaviour cloning from bags: {r['train_steps']} steps in {result.train_time_s:.1f} s; action error "
+        f"(RMSE / half-range) train {r['train_action_nrmse']:.3f}, held out {r['heldout_action_nrmse']:.3f}"
+    )
+    print(f"checkpoint: {result.checkpoint}")
     return 0

@@ -3,7 +3,8 @@
 Pipeline: rebuild the model (``build_model``), derive the metadata (spaces, cell, scenario ``io:``
 overrides), export the graph (``onnx_graph.export_graph``), simplify it with onnxslim when that
 shrinks it and the outputs still match, then run the closed-loop parity check in the training
-env. The bundle is written only if parity is within tolerance; the figures go into its metadata.
+env (a model trained from bags: on the recorded inputs stored in its checkpoint). The bundle is
+written only if parity is within tolerance; the figures go into its metadata.
 Variants are compared against the fp32 bundle by replaying the same rollout.
 """
 
@@ -25,7 +26,7 @@ from rnn_control.contract.metadata import BundleMetadata
 from rnn_control.errors import BundleError, CheckpointError
 from rnn_control.export.layout import metadata_from_checkpoint
 from rnn_control.export.onnx_graph import DYNAMO, OPSET, export_graph, save_model, set_metadata
-from rnn_control.export.parity import Rollout, closed_loop_parity, replay_parity
+from rnn_control.export.parity import Rollout, closed_loop_parity, recorded_parity, replay_parity
 from rnn_control.export.variants import op_counts, simplify, to_fp16, to_int8
 from rnn_control.models import build_model
 from rnn_control.scenario import scenario_from_dict
@@ -96,9 +97,12 @@ def export_checkpoint(
         if opts.simplify:
             proto, simplified = _maybe_simplified(proto, raw, Path(tmp), meta)
         candidate = save_model(proto, Path(tmp) / "candidate.onnx")
-        figures, rollout = closed_loop_parity(
-            model, candidate, scenario.env, opts.parity_steps, seed, progress=opts.progress
-        )
+        if ckpt.get("parity_data") is not None:  # trained from bags: no env, replay recorded inputs
+            figures, rollout = recorded_parity(model, candidate, ckpt["parity_data"], opts.parity_steps)
+        else:
+            figures, rollout = closed_loop_parity(
+                model, candidate, scenario.env, opts.parity_steps, seed, progress=opts.progress
+            )
         worst = max(
             figures["max_abs_diff_output"], figures["max_abs_diff_state"], figures.get("max_abs_diff_std", 0)
         )

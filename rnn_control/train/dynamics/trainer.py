@@ -78,12 +78,15 @@ def model_spec(scenario: Scenario, obs_dim: int, act_dim: int) -> tuple[str, dic
 def identity_config(config: dict[str, Any]) -> dict[str, Any]:
     """The parts of a scenario dict that must match for a checkpoint to be resumed."""
     dyn = {k: v for k, v in config.get("dynamics", {}).items() if k not in RUN_LENGTH_KEYS}
-    return {
+    out = {
         "seed": config.get("seed"),
         "env": config.get("env"),
         "model": config.get("model"),
         "dynamics": dyn,
     }
+    if (config.get("bag") or {}).get("observation"):  # trained from bags: which bags, how read
+        out["bag"] = config["bag"]
+    return out
 
 
 def apply_batch(
@@ -142,7 +145,13 @@ class DynamicsTrainer:
         progress: bool = True,
         tensorboard: bool = True,
         resume: bool = True,
+        spaces: dict[str, Any] | None = None,
+        control_period: float | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
+        """``data``: (train, held-out) episodes to use instead of collecting rollouts; with data
+        that no env produced (a bag), ``spaces`` and ``control_period`` describe it and ``extra``
+        goes into every checkpoint (e.g. the export's recorded parity inputs)."""
         self.scenario = scenario
         self.cfg = scenario.dynamics
         self.run_dir = Path(run_dir)
@@ -154,8 +163,9 @@ class DynamicsTrainer:
         ckpt_path = self.run_dir / CHECKPOINT
         ckpt = self._load_resumable(ckpt_path) if resume and ckpt_path.is_file() else None
         self.train_data, self.heldout_data = self._data(data)
-        self.spaces, period = box_spaces(scenario.env)
+        self.spaces, period = (spaces, control_period) if spaces is not None else box_spaces(scenario.env)
         self.control_period = period or scenario.model.nominal_dt
+        self.extra = dict(extra or {})
         self.model_class, self.model_kwargs = model_spec(
             scenario, self.train_data.obs_dim, self.train_data.act_dim
         )
@@ -226,6 +236,7 @@ class DynamicsTrainer:
             "sampler": self.sampler.state_dict(),
             "rng": rng_state(),
             "data": {"train": "train.npz", "heldout": "heldout.npz"},
+            **self.extra,
         }
 
     def save(self, extra: dict[str, Any] | None = None) -> Path:
