@@ -99,7 +99,7 @@ class DynamicsMonitorNode(Node):
         targets = list(p("command_targets") or [f"vector/{i}" for i in range(n_commands)])
         self.command_reader = make_command_reader(
             str(p("command_type")), targets, command_joints=list(p("command_joints") or []),
-            joint_command_field=str(p("joint_command_field")),
+            joint_command_field=str(p("joint_command_field")) or "position",
         ) if n_commands else None  # fmt: skip
 
         qos = qos_profile(str(p("sensor_qos")), 10)

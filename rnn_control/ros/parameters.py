@@ -45,7 +45,8 @@ def command_parameters(topic_doc: str) -> dict[str, tuple[Any, str]]:
         "command_topic": ("command", topic_doc),
         "command_type": ("float64_multi_array", kinds),
         "command_joints": (Parameter.Type.STRING_ARRAY, "joint order of joint commands; unset: action order"),
-        "joint_command_field": ("position", "JointState/JointTrajectory field: position, velocity or effort"),
+        "joint_command_field": ("", "JointState/JointTrajectory field: position, velocity or effort; '': the "
+                                "bundle's control mode (position where it declares none)"),
     }
 
 

@@ -11,7 +11,8 @@ A managed (lifecycle) node:
 
 Control runs either on a fixed-rate steady-clock timer (``mode: timer``, period from the bundle
 unless ``control_period`` overrides it) or once per arriving message of one sensor group
-(``mode: event``). Time-aware bundles get the time since the previous step as dt: the steady
+(``mode: event``; ``trigger: all``: once every group has delivered a new message).
+Time-aware bundles get the time since the previous step as dt: the steady
 clock's in timer mode; in event mode the difference of the trigger messages' header stamps (the
 sensor's sampling interval; ``dt_source: arrival``, or unusable stamps: the arrival interval).
 
@@ -42,9 +43,6 @@ from std_srvs.srv import Trigger
 
 from rnn_control.ros.codecs import COMMAND_TYPES, SENSOR_MSG_TYPES, stamp_ns, time_msg
 from rnn_control.ros.common import (
-    ERROR,
-    OK,
-    WARN,
     LatencyStats,
     apply_realtime_settings,
     diagnostic_status,
@@ -53,6 +51,7 @@ from rnn_control.ros.common import (
     run_node,
     scheduling_summary,
 )
+from rnn_control.ros.control_diagnostics import control_status, controller_counters, supervisor_counters
 from rnn_control.ros.parameters import declare_parameters, parameter
 from rnn_control.ros.policy_settings import (  # noqa: F401  (PARAMETERS & co. re-exported)
     PARAMETERS,
@@ -113,7 +112,8 @@ class PolicyNode(LifecycleNode):
         self.settings, self.controller, self.assembler = s, setup.controller, setup.assembler
         self.writer, self.period, self.watchdog_timeout = setup.writer, setup.period, setup.watchdog_timeout
         self._robot_checks, self._missing_logged = setup.robot_checks, []
-        self._trigger = s.trigger if s.mode == "event" else None  # the group whose messages step
+        self._trigger = s.trigger if s.mode == "event" else None  # the group that steps, or "all"
+        self._fresh: set[str] = set()  # trigger "all": groups with a new message since the last step
         self._sim_time = bool(parameter(self, "use_sim_time"))
         self.safe = self.controller.safe_command()
         self.last_command = self.safe.copy()
@@ -232,12 +232,23 @@ class PolicyNode(LifecycleNode):
     def _on_sensor(self, group: str, msg: Any) -> None:
         mono = time.monotonic()
         accepted = self.assembler.on_message(group, msg, self._now_ns(), mono)
-        if accepted and group == self._trigger and self.active:
+        if accepted and self.active and self._triggers(group):
             stamp = getattr(getattr(msg, "header", None), "stamp", None)
             self._tick(mono, stamp if stamp is not None and (stamp.sec or stamp.nanosec) else None)
         elif not accepted and (missing := self.assembler.missing_joints) and missing != self._missing_logged:
             self._missing_logged = missing  # once per set of missing joints (cleared by diagnostics)
             self.get_logger().warning(f"JointState rejected: it lacks joint(s) {missing} the bundle needs")
+
+    def _triggers(self, group: str) -> bool:
+        """Whether this accepted message starts a step (event mode; ``trigger: all``: the last of
+        one sample time's messages, one per group)."""
+        if self._trigger != "all":
+            return group == self._trigger
+        self._fresh.add(group)
+        if len(self._fresh) < len(self.assembler.groups):
+            return False
+        self._fresh.clear()
+        return True
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and (event := self.supervisor.estop()) is not None:
@@ -331,26 +342,10 @@ class PolicyNode(LifecycleNode):
             "step_latency_p99_us": p99 * 1e6,
             "ticks": sup.ticks,
             "commands_published": self.commands_published,
-            "late_ticks": sup.late_ticks,
-            "missed_ticks": sup.missed_ticks,
-            "watchdog_trips": sup.watchdog_trips,
-            "watchdog_latched": sup.watchdog_latched,
-            "estop_latched": sup.estop_latched,
-            "estop_events": sup.estop_events,
+            **supervisor_counters(sup),
             **scheduling_summary(),
+            **controller_counters(sup, self.controller, self.assembler),
         }
-        counters = self.controller.counters
-        values["state_resets"] = sup.state_resets + counters.get("resets", 0)
-        for key, count in counters.items():
-            if key != "resets":
-                values[key] = count
-        for reason, count in self.assembler.rejected.items():
-            values[f"rejected_{reason}"] = count
-        values["rejected_total"] = self.assembler.rejected_total
-        values["unknown_joint_messages"] = self.assembler.unknown_joints
-        values["missing_joints"] = ", ".join(self.assembler.missing_joints)
-        for group, count in self.assembler.accepted.items():
-            values[f"accepted_{group}"] = count
         return values
 
     def _publish_diagnostics(self) -> None:
@@ -358,19 +353,8 @@ class PolicyNode(LifecycleNode):
             return
         values = self.diagnostics_values()
         self.latency.clear()
-        if self.supervisor.estop_latched:
-            level, message = ERROR, "e-stop latched: safe command (call ~/reset to release)"
-        elif self.supervisor.watchdog_latched:
-            level, message = WARN, "watchdog: sensor data stale, safe command latched"
-        elif not self.active:
-            level, message = OK, "inactive"
-        elif not self.assembler.ready():
-            level, message = WARN, "waiting for the first message of every sensor"
-        else:
-            level, message = OK, f"running at {values['rate_hz']:.1f} Hz"
-        if missing := self.assembler.missing_joints:  # JointStates rejected: name what they lack
-            level, message = max(level, WARN), f"{message}; JointState lacks joint(s) {', '.join(missing)}"
-        self._missing_logged = missing
+        level, message = control_status(self.supervisor, self.assembler, self.active, values["rate_hz"])
+        self._missing_logged = self.assembler.missing_joints
         status = diagnostic_status(
             f"{self.get_fully_qualified_name()}: policy", level, message, values,
             hardware_id=Path(self.settings.bundle).name,

@@ -38,7 +38,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "autostart": (False, "configure and activate at start (no lifecycle manager needed)"),
     "mode": ("timer", "timer: fixed rate on a steady clock; event: one step per trigger message"),
     "control_period": (0.0, "seconds per step in timer mode; 0: the bundle's control period"),
-    "trigger": ("", "event mode: sensor group whose messages trigger a step; '': the first one"),
+    "trigger": ("", "event mode: the sensor group whose messages trigger a step ('': the first one), or "
+                "all: a step once every group has a new message (messages of one sample time)"),
     "dt_source": ("stamp", "event mode, dt for time-aware bundles: stamp (trigger header stamps) or arrival"),
     "joint_state_topic": ("joint_states", "sensor_msgs/JointState input"),
     "imu_topic": ("imu", "sensor_msgs/Imu input"),
@@ -199,7 +200,7 @@ def load_setup(s: Settings) -> Setup:
             )
     if s.mode == "event":
         s.trigger = s.trigger or (assembler.groups[0] if assembler.groups else "")
-        if s.trigger not in assembler.groups:
+        if s.trigger not in assembler.groups and not (s.trigger == "all" and assembler.groups):
             raise ConfigureRefused(
                 f"event mode: trigger '{s.trigger}' is not a sensor group the bundle reads "
                 f"({', '.join(assembler.groups) or 'none'})"

@@ -41,6 +41,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
+from rnn_control.contract.deployment import declared_command_field
 from rnn_control.contract.fields import parse_source
 from rnn_control.contract.layout import bundle_layout
 from rnn_control.ros.codecs import (
@@ -57,6 +58,7 @@ from rnn_control.ros.parameters import (
     parameter,
     sensor_topic_parameters,
 )
+from rnn_control.ros.robot_messages import RobotMessageBuilder
 from rnn_control.runtime import read_bundle_metadata
 from rnn_control.scenario import load_scenario, scenario_from_dict
 
@@ -94,12 +96,16 @@ class SimBridgeNode(Node):
         sources = [f.source for f in observation]
         self.obs_fields = [i for i, s in enumerate(sources) if parse_source(s).group != "last_action"]
         self.builder = SensorMessageBuilder(sources)
+        self.robot_builder = _robot_builder(self.env, sources)  # None: not a joint-space robot
+        self.read_groups = set(self.builder.groups)  # what the bundle reads: the policy subscribes
+        if self.robot_builder is not None:  # the robot's own messages; the rest (vector/...) as before
+            self.builder = SensorMessageBuilder(sources, exclude=self.robot_builder.groups)
         self.scale = np.array([f.scale for f in action])
         self.offset = np.array([f.offset for f in action])
         self.command_type = str(p("command_type"))
         self.reader = make_command_reader(
             self.command_type, [f.target for f in action], command_joints=list(p("command_joints") or []),
-            joint_command_field=str(p("joint_command_field")),
+            joint_command_field=str(p("joint_command_field")) or declared_command_field(action) or "position",
         )  # fmt: skip
         self.period = float(p("control_period")) or bundle_period
         if not self.period:
@@ -127,9 +133,9 @@ class SimBridgeNode(Node):
         self.command_topic = str(p("command_topic"))
 
         qos = qos_profile(str(p("sensor_qos")), 10)
+        groups = self.builder.groups + (self.robot_builder.groups if self.robot_builder else [])
         self.sensor_pubs = {
-            g: self.create_publisher(SENSOR_MSG_TYPES[g], str(p(f"{g}_topic")), qos)
-            for g in self.builder.groups
+            g: self.create_publisher(SENSOR_MSG_TYPES[g], str(p(f"{g}_topic")), qos) for g in groups
         }
         self.create_subscription(
             COMMAND_TYPES[self.command_type],
@@ -160,7 +166,7 @@ class SimBridgeNode(Node):
         self.timer = self.create_timer(tick, self._on_timer, clock=steady)
         self.get_logger().info(
             f"sim bridge: {self.env.spec.id if self.env.spec else self.env} ({self.mode}, "
-            f"{1 / self.period:.1f} Hz), publishing {', '.join(self.builder.groups)}"
+            f"{1 / self.period:.1f} Hz), publishing {', '.join(self.sensor_pubs)}"
         )
 
     def _param(self, name: str) -> Any:
@@ -168,7 +174,7 @@ class SimBridgeNode(Node):
 
     def _make_env(self) -> tuple[Any, list, list, float | None]:
         """(env, observation fields, action fields, control period) from the bundle or scenario."""
-        from rnn_control.envs import control_period, describe_spaces, make_env  # lazy: never on a robot
+        from rnn_control.envs import control_period, describe_env, make_env  # lazy: never on a robot
         from rnn_control.envs.actions import command_to_env_action
 
         self._to_env_action = command_to_env_action
@@ -186,8 +192,10 @@ class SimBridgeNode(Node):
             raise SystemExit("sim_bridge: set parameter 'bundle' (a policy bundle) or 'scenario'")
         scenario = load_scenario(scenario_name)
         env = make_env(scenario.env, seed=seed)
-        spaces = describe_spaces(env.observation_space, env.action_space)
-        observation, action = bundle_layout(scenario.io, spaces["observation"]["shape"][0], spaces["action"])
+        spaces = describe_env(env)  # with the env's declared layout, where it has one (joint space)
+        observation, action = bundle_layout(
+            scenario.io, spaces["observation"]["shape"][0], spaces["action"], fields=spaces.get("fields")
+        )
         return env, observation, action, control_period(env)  # None: the env does not say
 
     # ------------------------------------------------------------------ callbacks
@@ -312,7 +320,11 @@ class SimBridgeNode(Node):
     def _publish_observation(self) -> None:
         self.full_obs[self.obs_fields] = self._obs[: len(self.obs_fields)]
         now = self.get_clock().now().nanoseconds if self.mode == "realtime" else self.sim_time_ns
-        for group, msg in self.builder.build(self.full_obs, time_msg(now)).items():
+        stamp = time_msg(now)
+        messages = self.builder.build(self.full_obs, stamp)
+        if self.robot_builder is not None:
+            messages.update(self.robot_builder.build(self.env.unwrapped.data, self.full_obs, stamp))
+        for group, msg in messages.items():
             self.sensor_pubs[group].publish(msg)
 
     # ------------------------------------------------------------------ before the first episode
@@ -333,9 +345,9 @@ class SimBridgeNode(Node):
         return False
 
     def _policy_connected(self) -> bool:
-        """Every sensor topic has a subscriber, the command topic a publisher, the reset service
-        (if configured) answers."""
-        if any(pub.get_subscription_count() == 0 for pub in self.sensor_pubs.values()):
+        """Every sensor topic the bundle reads has a subscriber, the command topic a publisher, the
+        reset service (if configured) answers."""
+        if any(self.sensor_pubs[g].get_subscription_count() == 0 for g in self.read_groups):
             return False
         if self.reset_client is not None and not self.reset_client.service_is_ready():
             return False
@@ -344,6 +356,15 @@ class SimBridgeNode(Node):
     def _results_subscribed(self) -> bool:
         """``~/episode_return`` has a matched subscriber."""
         return self.return_pub.get_subscription_count() > 0
+
+
+def _robot_builder(env: Any, sources: list[str]) -> RobotMessageBuilder | None:
+    """Robot-style sensor messages for an env that reads a robot's sensors (``reader``), else None."""
+    try:
+        reader = env.get_wrapper_attr("reader")
+    except AttributeError:
+        return None
+    return RobotMessageBuilder(reader, sources) if hasattr(reader, "blocks") else None
 
 
 def main(args: list[str] | None = None) -> int:

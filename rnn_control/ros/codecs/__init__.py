@@ -1,7 +1,7 @@
 """ROS messages <-> named float slots: one codec module per message kind, and this registry.
 
 Kinds: :mod:`.joint_state` (sensor_msgs/JointState), :mod:`.imu`, :mod:`.odometry`,
-:mod:`.twist`, :mod:`.float64_array` (std_msgs/Float64MultiArray), :mod:`.joint_trajectory`; the
+:mod:`.twist`, :mod:`.float64_multi_array` (std_msgs/Float64MultiArray), :mod:`.joint_trajectory`; the
 shared pieces are in :mod:`.base`, the tables in :mod:`.tables`.
 
 Sensor side: one reader per source group of the bundle's observation layout (``joint_state``,
@@ -99,9 +99,11 @@ class SensorMessageBuilder:
     sensor group, laid out exactly as the bundle's sources say. ``last_action`` slots are skipped
     (the policy node fills them from its own command)."""
 
-    def __init__(self, sources: Sequence[str], vector_length: int = 0) -> None:
+    def __init__(self, sources: Sequence[str], vector_length: int = 0, exclude: Sequence[str] = ()) -> None:
+        """``exclude``: groups another builder publishes (slots keep their index in ``sources``)."""
         by_group = group_sources(sources)
-        by_group.pop("last_action", None)
+        for group in ("last_action", *exclude):
+            by_group.pop(group, None)
         self.readers = make_readers(by_group, ReaderLimits(vector_length=vector_length))
         self.groups = list(self.readers)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rnn_control.ros.codecs.base import CommandWriter, ReaderLimits, SensorReader, Slot
-from rnn_control.ros.codecs.float64_array import Float64ArrayWriter, VectorReader
+from rnn_control.ros.codecs.float64_multi_array import Float64ArrayWriter, VectorReader
 from rnn_control.ros.codecs.imu import ImuReader
 from rnn_control.ros.codecs.joint_state import JointStateReader, JointStateWriter
 from rnn_control.ros.codecs.joint_trajectory import JointTrajectoryWriter
