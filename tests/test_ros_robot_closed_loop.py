@@ -100,3 +100,35 @@ def test_robot_closed_loop_in_lockstep_equals_in_process_per_episode(tmp_path, s
         probe.close()
         rclpy.try_shutdown()
     assert codes[0] == 0, policy.log()
+
+
+@pytest.mark.timeout(120)
+def test_robot_in_realtime_at_its_control_rate_trips_no_watchdog(tmp_path):
+    """The bridge steps HalfCheetah on a steady timer at the bundle's 20 Hz, the policy node steps
+    on every sample (trigger all) with the default watchdog (5 periods): nothing trips."""
+    bundle = robot_bundle(tmp_path, "half_cheetah_full")
+    ns = "/cheetah_rt"
+    common = {"command_type": "float64_multi_array", "command_topic": "command"}
+    node = {**common, "bundle": bundle, "autostart": True, "mode": "event", "trigger": "all"}
+    policy = NodeProcess("policy_node", node, tmp_path, "policy_node", namespace=ns)
+    bridge = NodeProcess("sim_bridge_node", {**common, "bundle": bundle, "mode": "realtime",
+                                             "policy_reset_service": f"{ns}/policy_node/reset"},
+                         tmp_path, "sim_bridge", namespace=ns)  # fmt: skip
+    rclpy.init()
+    probe = Probe("rt_probe")
+    probe.watch_diagnostics()
+    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return", result_qos())
+    try:
+        probe.spin_until(lambda: len(returns) >= 2 or not bridge.alive(), 60, "two realtime episodes")
+        assert len(returns) >= 2, bridge.log() + policy.log()
+        probe.spin_until(lambda: probe.diag(f"{ns}/policy_node") is not None, 5, "policy diagnostics")
+        probe.spin_for(1.2)  # a fresh diagnostics snapshot from the running loop
+        diag = probe.diag(f"{ns}/policy_node")
+        assert int(diag["watchdog_trips"]) == 0 and diag["watchdog_latched"] == "False", diag
+        assert int(diag["ticks"]) >= 2 * EPISODE_STEPS
+        assert 15.0 <= float(diag["rate_hz"]) <= 25.0, diag  # the robot's 20 Hz
+    finally:
+        for p in (policy, bridge):
+            p.stop(signal.SIGINT)
+        probe.close()
+        rclpy.try_shutdown()
