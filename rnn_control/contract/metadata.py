@@ -119,6 +119,36 @@ class ActionField:
         return self.target[len("joint/") :] if self.target.startswith("joint/") else None
 
 
+PLANNING_GRAPHS = ("unrolled", "loop")
+"""How a planning bundle covers the horizon: every step spelled out, or an ONNX ``Loop``."""
+
+
+@dataclass
+class PlanningSpec:
+    """What makes a dynamics bundle a *planning* bundle (the MPC node's model).
+
+    One call of its graph filters the recurrent state on the last real (observation, command)
+    pair and rolls ``batch`` candidate action sequences of ``horizon`` steps out from the filtered
+    state through every one of ``members`` ensemble members (tensors: ``contract.tensors``).
+    ``commands`` is the command layout the planned actions become (targets, limits, safe value,
+    scale and offset, as a policy bundle's ``action`` list): a planned action is in model units,
+    the command ``offset + scale * action``.
+    """
+
+    batch: int
+    horizon: int
+    commands: list[ActionField]
+    members: int = 1
+    graph: Literal["unrolled", "loop"] = "unrolled"
+
+    def validate(self) -> None:
+        for name in ("batch", "horizon", "members"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if not self.commands:
+            raise ConfigError("commands: must list at least one command field")
+
+
 @dataclass
 class BundleMetadata:
     """Everything a deployment needs to know about a bundle.
@@ -140,9 +170,13 @@ class BundleMetadata:
     has_std: bool = False
     scenario: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, Any] = field(default_factory=dict)
+    # dynamics bundles: the monitor's alarm calibrated on nominal held-out data (statistic, window,
+    # threshold, target false alarms per hour; rnn_control.train.dynamics.calibrate); {}: none
+    monitor: dict[str, Any] = field(default_factory=dict)
     version: str = ""
     precision: str = "fp32"  # fp32 | fp16 | int8
     producer: str = "rnn_control"  # "rnn_control", or "sidecar" for foreign bundles
+    planning: PlanningSpec | None = None  # set: a planning variant of a dynamics bundle (MPC)
 
     def validate(self) -> None:
         if self.schema_version > SCHEMA_VERSION:
@@ -166,6 +200,17 @@ class BundleMetadata:
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
                 raise ConfigError(f"{what}: duplicate field names {dup}")
+        if self.planning is not None:
+            if self.kind != "dynamics" or not self.stateful or self.time_aware:
+                raise ConfigError(
+                    f"planning: only a recurrent (rnn/lstm/gru) dynamics bundle can plan, not a "
+                    f"{self.cell} {self.kind} bundle (a time-aware cell needs each step's dt)"
+                )
+            if self.obs_dim != self.act_dim + len(self.planning.commands):
+                raise ConfigError(
+                    f"planning.commands: {len(self.planning.commands)} commands, but the model reads "
+                    f"{self.obs_dim} inputs for {self.act_dim} predicted fields"
+                )
 
     @property
     def obs_dim(self) -> int:
@@ -197,12 +242,15 @@ def metadata_from_dict(data: Any, where: str = "metadata") -> BundleMetadata:
         meta = from_dict(BundleMetadata, data, where=where)
     except ConfigError as exc:
         raise BundleError(str(exc)) from None
-    parse_fields(meta.observation, meta.action, where)
+    parse_fields(meta.observation, meta.action, where, meta.planning)
     return meta
 
 
 def parse_fields(
-    observation: Sequence[ObservationField], action: Sequence[ActionField], where: str = ""
+    observation: Sequence[ObservationField],
+    action: Sequence[ActionField],
+    where: str = "",
+    planning: PlanningSpec | None = None,
 ) -> tuple[list[FieldPath], list[FieldPath]]:
     """The parsed source of every observation field and target of every action field;
     ``BundleError`` naming the first field that breaks the grammar (see :mod:`.fields`)."""
@@ -215,6 +263,9 @@ def parse_fields(
             raise BundleError(f"{prefix}{what}: {exc}") from None
 
     sources = [parsed(parse_source, f.source, f"observation '{f.name}'") for f in observation]
+    if planning is not None:
+        for f in planning.commands:
+            parsed(parse_target, f.target, f"planning command '{f.name}'")
     targets = [parsed(parse_target, f.target, f"action '{f.name}'") for f in action]
     return sources, targets
 

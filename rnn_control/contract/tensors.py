@@ -32,3 +32,34 @@ def graph_io(meta: BundleMetadata, batch: int = 1) -> tuple[Shapes, Shapes]:
     if meta.has_std:
         outputs["std"] = (batch, meta.act_dim)
     return inputs, outputs
+
+
+PLAN_INPUTS = ("obs", "h_in", "c_in", "first", "plan_obs", "plan_actions")
+PLAN_OUTPUTS = ("actions", "h_out", "c_out", "plan_mean")
+
+
+def planning_io(meta: BundleMetadata) -> tuple[Shapes, Shapes]:
+    """``(inputs, outputs)`` of a planning bundle's graph (``meta.planning`` set).
+
+    Inputs: ``obs [1, o + a]`` the last real observation and the command that followed it (the
+    dynamics layout), ``h_in``/``c_in [layers, members, hidden]`` the filtered state before that
+    pair, ``first [1, 1]`` (1: an episode starts, keep ``h_in``), ``plan_obs [1, o]`` the current
+    observation, ``plan_actions [horizon, batch, a]`` the candidates (model units).
+    Outputs: ``actions [members, o]`` each member's prediction of the current observation,
+    ``h_out``/``c_out`` the state filtered on ``obs``, ``plan_mean [horizon, members, batch, o]``
+    the predicted observations after each planned action (the imagined states are not returned).
+    """
+    plan = meta.planning
+    if plan is None:
+        raise ValueError("planning_io: the metadata has no planning section")
+    o, a = meta.act_dim, len(plan.commands)
+    state = (meta.num_layers, plan.members, meta.hidden_size)
+    inputs: dict[str, tuple[int, ...]] = {"obs": (1, o + a), "h_in": state}
+    outputs: dict[str, tuple[int, ...]] = {"actions": (plan.members, o), "h_out": state}
+    if meta.is_lstm:
+        inputs["c_in"], outputs["c_out"] = state, state
+    inputs["first"] = (1, 1)
+    inputs["plan_obs"] = (1, o)
+    inputs["plan_actions"] = (plan.horizon, plan.batch, a)
+    outputs["plan_mean"] = (plan.horizon, plan.members, plan.batch, o)
+    return inputs, outputs
