@@ -80,6 +80,7 @@ setup(
             "policy_node = rnn_control.ros.policy_node:main",
             "dynamics_monitor_node = rnn_control.ros.dynamics_monitor_node:main",
             "sim_bridge_node = rnn_control.ros.sim_bridge_node:main",
+            "bag_recorder_node = rnn_control.ros.bag_recorder:main",
         ],
     },
 )

@@ -19,7 +19,7 @@ from rnn_control.errors import RnnControlError
 # name -> (module under rnn_control.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("scenarios", "List the shipped simulation scenarios"),
-    "train-dynamics": ("train_dynamics", "Train a recurrent dynamics model on simulated rollouts"),
+    "train-dynamics": ("train_dynamics", "Train a recurrent dynamics model on simulated rollouts or bags"),
     "eval-dynamics": ("eval_dynamics", "Multi-step open-loop prediction error of a dynamics model"),
     "grad-flow": ("grad_flow", "Gradient norm dLoss/dh_t against time lag (vanishing/exploding)"),
     "train-policy": ("train_policy", "Train a recurrent policy (PPO or behaviour cloning)"),
@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-runtime": ("bench_runtime", "Per-step latency of the onnxruntime stepper"),
     "demo": ("demo", "End to end: train, export, run the ROS 2 closed loop, report"),
     "explain": ("explain", "Gate activations and input attribution over time for a policy"),
+    "record": ("record", "Record ROS 2 topics to a rosbag2 recording (MCAP) for training from bags"),
 }
 
 

@@ -88,6 +88,7 @@ def test_demo_quick_interrupted_then_resumed_end_to_end(tmp_path):
         "policy/checkpoint.pt", "dynamics/checkpoint.pt", "bundles/policy.onnx", "bundles/dynamics.onnx",
         "learning_curve.png", "closed_loop.png", "summary.md", "summary.json", "explain/gates.png",
         "explain/attribution.png", "closed_loop/recording.json", "closed_loop/logs/policy_node.log",
+        "closed_loop/recording/metadata.yaml", "closed_loop/recording/recording.mcap",
     ):  # fmt: skip
         assert (run / rel).is_file() and (run / rel).stat().st_size > 0, rel
     summary = json.loads((run / "summary.json").read_text())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ PREDICTION_TOPIC = "/dynamics_monitor/prediction"
 # episode can be recorded partly. It is reported but not compared (its seed is settings.seed - 1,
 # so episode k of the comparison has seed settings.seed + k as in the in-process evaluation).
 WARMUP_EPISODES = 1
+BAG = "recording"  # the recorder's rosbag2 folder (MCAP) beside recording.json
 # Log lines that say a node is up (configured and listening).
 READY_LINES = {
     "recorder": "recording to",
@@ -53,12 +55,13 @@ def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
     p = lambda k, v: ["-p", f"{k}:={v}"]  # noqa: E731
     policy, dynamics = str(run.policy_bundle.resolve()), str(run.dynamics_bundle.resolve())
     out = str((run.closed_loop_dir / "recording.json").resolve())
+    bag = str((run.closed_loop_dir / BAG).resolve())
     n_episodes = s.episodes + WARMUP_EPISODES
     return [
         ("recorder", "rnn_control.ros.topic_recorder", [
             *p("output", out), *p("episodes", n_episodes), *p("observation_topic", OBSERVATION_TOPIC),
             *p("command_topic", COMMAND_TOPIC), *p("prediction_topic", PREDICTION_TOPIC),
-            *p("episode_return_topic", "/sim_bridge/episode_return"),
+            *p("episode_return_topic", "/sim_bridge/episode_return"), *p("bag", bag),
         ]),
         ("dynamics_monitor", "rnn_control.ros.dynamics_monitor_node", [
             "-r", "__node:=dynamics_monitor", *p("bundle", dynamics),
@@ -99,6 +102,7 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     recording_path = out_dir / "recording.json"
     recording_path.unlink(missing_ok=True)
+    shutil.rmtree(out_dir / BAG, ignore_errors=True)  # the recorder never overwrites a bag
     period = _control_period(ctx)
     max_steps = int(ctx.scenario.env.max_episode_steps or 200)
     budget = 60.0 + (s.episodes + WARMUP_EPISODES) * max_steps * period * 1.5

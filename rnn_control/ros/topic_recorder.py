@@ -10,6 +10,11 @@ published by the policy node (one DDS hop + the node's step), independent of whe
 gets to run.
 It exits by itself after ``episodes`` episode returns (0: run until SIGINT/SIGTERM).
 
+With ``bag`` set, every message it keeps also goes into a real rosbag2 recording (MCAP, the
+folder ``bag``; :mod:`rnn_control.bags.writer`), on the same topics with the receive time as log
+time: what ``ros2 bag info`` lists and ``rnn-control train-dynamics --bag`` learns from. The JSON
+stays what the demo's report reads.
+
 Only this package may import rclpy, which is why the demo's recorder lives here.
 """
 
@@ -22,12 +27,14 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
 from std_msgs.msg import Float64, Float64MultiArray
 
 from rnn_control.atomic import write_json_atomic
 from rnn_control.ros.common import result_qos, run_node
 from rnn_control.ros.parameters import declare_parameters, parameter
 
+ARRAY = "std_msgs/msg/Float64MultiArray"
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "output": ("recording.json", "JSON file written after every episode and at exit"),
     "episodes": (0, "exit after this many episode returns; 0: run until stopped"),
@@ -35,6 +42,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "command_topic": ("command", "std_msgs/Float64MultiArray commands"),
     "prediction_topic": ("", "std_msgs/Float64MultiArray dynamics predictions ('' : none)"),
     "episode_return_topic": ("/sim_bridge/episode_return", "std_msgs/Float64 episode returns"),
+    "bag": ("", "also write every message to this rosbag2 folder (MCAP); '' : JSON only"),
 }
 
 
@@ -53,6 +61,12 @@ class TopicRecorder(Node):
             "diagnostics": [],
         }  # fmt: skip
         self.done = False
+        self.bag = None
+        if p("bag"):
+            from rnn_control.bags.writer import BagWriter
+
+            self.bag = BagWriter(Path(str(p("bag"))))
+            self.bag.open()
         best_effort = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         self.create_subscription(Float64MultiArray, str(p("observation_topic")), self._on_obs, best_effort)
@@ -66,6 +80,9 @@ class TopicRecorder(Node):
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
         self.get_logger().info(f"recording to {self.output}")
         self._topics = (str(p("observation_topic")), str(p("episode_return_topic")))
+        names = (p("observation_topic"), p("command_topic"), p("prediction_topic"), p("episode_return_topic"))
+        keys = ("obs", "cmd", "pred", "ret")
+        self._names = {k: self.resolve_topic_name(str(v)) if v else "" for k, v in zip(keys, names)}
         self._match_timer = self.create_timer(0.1, self._check_publishers)
 
     def _check_publishers(self) -> None:
@@ -76,19 +93,28 @@ class TopicRecorder(Node):
             self._match_timer.cancel()
 
     # Two-argument callbacks receive rclpy's MessageInfo (source/received timestamps in ns).
+    def _record(self, topic: str, type_name: str, msg: Any) -> None:
+        """Into the bag (if any), with the receive time as log time."""
+        if self.bag is not None:
+            self.bag.write(self.bag.topic(topic, type_name), time.time_ns(), serialize_message(msg))
+
     def _on_obs(self, msg: Float64MultiArray, info: dict) -> None:
+        self._record(self._names["obs"], ARRAY, msg)
         self.data["observations"].append(list(msg.data))
         self.data["observation_times"].append(int(info["source_timestamp"]))
 
     def _on_cmd(self, msg: Float64MultiArray, info: dict) -> None:
+        self._record(self._names["cmd"], ARRAY, msg)
         self.data["commands"].append(list(msg.data))
         self.data["command_times"].append(int(info["source_timestamp"]))
 
     def _on_pred(self, msg: Float64MultiArray, info: dict) -> None:
+        self._record(self._names["pred"], ARRAY, msg)
         self.data["predictions"].append(list(msg.data))
         self.data["prediction_times"].append(int(info["source_timestamp"]))
 
     def _on_return(self, msg: Float64, info: dict) -> None:
+        self._record(self._names["ret"], "std_msgs/msg/Float64", msg)
         self.data["returns"].append(float(msg.data))
         self.data["return_times"].append(int(info["source_timestamp"]))
         self.get_logger().info(f"episode {len(self.data['returns'])}: return {msg.data:.2f}")
@@ -97,6 +123,7 @@ class TopicRecorder(Node):
             self.done = True
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
+        self._record("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", msg)
         for st in msg.status:
             values = {kv.key: kv.value for kv in st.values}
             self.data["diagnostics"].append(
@@ -109,6 +136,8 @@ class TopicRecorder(Node):
 
     def on_process_exit(self, reason: str) -> None:
         self.write()
+        if self.bag is not None:
+            self.bag.close()
 
 
 def main(args: list[str] | None = None) -> int:
