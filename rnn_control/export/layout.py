@@ -49,5 +49,6 @@ def metadata_from_checkpoint(
         time_aware=bool(core is not None and core.time_aware),
         has_std=kind == "dynamics",
         scenario=ckpt["config"],
+        monitor=dict(ckpt.get("monitor") or {}) if kind == "dynamics" else {},
         version=__version__,
     )

@@ -5,7 +5,14 @@ publishes the prediction (``~/prediction``: mean then std, Float64MultiArray) an
 reading arrives, the normalised prediction error (``~/prediction_error``, std_msgs/Float64: the
 RMS over fields of ``(reading - mean) / std``). A persistent error (windowed mean above
 ``error_threshold``) raises a WARN diagnostic, above ``error_threshold * error_factor`` an ERROR:
-a changed payload, a failing motor, a slipping wheel.
+a changed payload, a failing motor, a slipping wheel. The level is re-evaluated at every scored
+prediction and a change is published on ``/diagnostics`` at once (and every
+``diagnostics_period`` seconds).
+
+A bundle calibrated on nominal held-out data (its metadata's ``monitor`` entry, written by
+``rnn-control train-dynamics``: :mod:`rnn_control.train.dynamics.calibrate`) brings its own
+threshold, window, std floor and error factor for a target false-alarm rate; they replace the
+parameters unless ``use_calibration`` is false.
 
 Layout: the bundle's ``observation`` lists the model inputs, sensor fields first and then the
 command fields (``last_action/<i>``: element ``i`` of the command on ``command_topic``); its
@@ -63,6 +70,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "error_window": (20, "predictions averaged for the persistent-error test"),
     "std_floor": (1e-3, "smallest std used to normalise the error"),
     "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
+    "use_calibration": (True, "use the bundle's calibrated threshold/window/std floor when it has one"),
     "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
 }
 
@@ -126,7 +134,14 @@ class DynamicsMonitorNode(Node):
         self.threshold = float(p("error_threshold"))
         self.factor = float(p("error_factor"))
         self.std_floor = float(p("std_floor"))
-        self.errors: deque[float] = deque(maxlen=int(p("error_window")))
+        window = int(p("error_window"))
+        self.calibration = dict(meta.monitor) if bool(p("use_calibration")) and meta.monitor else {}
+        if self.calibration:
+            c = self.calibration
+            self.threshold, window = float(c["threshold"]), int(c["window"])
+            self.factor = float(c.get("error_factor", self.factor))
+            self.std_floor = float(c.get("std_floor", self.std_floor))
+        self.errors: deque[float] = deque(maxlen=window)
         self.pending: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) of the next reading
         self.predictions = 0
         self.non_finite = 0
@@ -164,6 +179,8 @@ class DynamicsMonitorNode(Node):
         error = float(np.sqrt(np.mean(z * z)))
         self.errors.append(error)
         self.error_pub.publish(Float64(data=error))
+        if self._evaluate()[0] != self.level:
+            self._publish_diagnostics()  # a change of level goes out at once
 
     def _predict(self) -> None:
         if not self.assembler.ready():
@@ -182,7 +199,8 @@ class DynamicsMonitorNode(Node):
         self.pred_pub.publish(Float64MultiArray(data=[*mean.tolist(), *std.tolist()]))
         self.latency.add(time.perf_counter() - t0)
 
-    def _publish_diagnostics(self) -> None:
+    def _evaluate(self) -> tuple[int, str, float]:
+        """(level, message, windowed mean error) of the errors so far."""
         recent = float(np.mean(self.errors)) if self.errors else 0.0
         full = len(self.errors) == self.errors.maxlen
         if full and recent > self.threshold * self.factor:
@@ -194,6 +212,10 @@ class DynamicsMonitorNode(Node):
             level, message = WARN, f"persistent prediction error {recent:.2f} (> {self.threshold:g})"
         else:
             level, message = OK, f"prediction error {recent:.2f}"
+        return level, message, recent
+
+    def _publish_diagnostics(self) -> None:
+        level, message, recent = self._evaluate()
         if level > OK and self.level == OK:
             self.anomaly_events += 1
             self.get_logger().warning(message)
@@ -204,6 +226,8 @@ class DynamicsMonitorNode(Node):
             "non_finite_resets": self.non_finite, "anomaly_events": self.anomaly_events,
             "step_latency_p50_us": p50 * 1e6, "step_latency_p99_us": p99 * 1e6,
             **{f"rejected_{k}": v for k, v in self.assembler.rejected.items()},
+            "threshold": self.threshold, "window": self.errors.maxlen, "calibrated": bool(self.calibration),
+            "target_false_alarms_per_hour": self.calibration.get("false_alarms_per_hour", ""),
         }  # fmt: skip
         status = diagnostic_status(f"{self.get_fully_qualified_name()}: dynamics", level, message, values)
         self.diag_pub.publish(DiagnosticArray(status=[status]))

@@ -31,6 +31,8 @@ RUN_LENGTH_KEYS: tuple[str, ...] = (
     "log_every",
     "num_threads",
     "eval_horizons",
+    "monitor_window",
+    "monitor_false_alarms_per_hour",
 )
 
 
@@ -72,6 +74,10 @@ class DynamicsConfig:
     num_threads: int = 1
     eval_horizons: list[int] = field(default_factory=lambda: [10, 50, 100])
     eval_history: int = 32  # steps of true history that warm the state before an open-loop rollout
+    # The dynamics monitor's alarm, calibrated on the held-out episodes after training and stored
+    # in the bundle: predictions averaged, and the false-alarm rate the threshold is set for.
+    monitor_window: int = 10
+    monitor_false_alarms_per_hour: float = 1.0
 
     def validate(self) -> None:
         positive = (
@@ -98,5 +104,7 @@ class DynamicsConfig:
             )
         if not self.eval_horizons or min(self.eval_horizons) < 1:
             raise ConfigError(f"eval_horizons: need positive step counts, got {self.eval_horizons}")
+        if self.monitor_window < 1 or not self.monitor_false_alarms_per_hour > 0:
+            raise ConfigError("monitor_window must be >= 1 and monitor_false_alarms_per_hour > 0")
         if self.noise_scale < 0:
             raise ConfigError(f"noise_scale: must be >= 0, got {self.noise_scale}")

@@ -61,6 +61,25 @@ class DtJitterParams:
 
 
 @dataclass
+class FaultParams:
+    """``at_time``: seconds of simulated time (since the env was made) when the fault strikes;
+    ``actuator_gain``: factor on every command from then on (0.7: 30 % loss); ``payload``: factor
+    on the moving mass (1.5: 50 % more; ``payload_body``: a MuJoCo body, default the last)."""
+
+    at_time: float = 10.0
+    actuator_gain: float = 1.0
+    payload: float = 1.0
+    payload_body: str = ""
+
+    def validate(self) -> None:
+        if not (math.isfinite(self.at_time) and self.at_time >= 0):
+            raise ConfigError(f"at_time: must be >= 0 seconds, got {self.at_time}")
+        for name in ("actuator_gain", "payload"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ConfigError(f"{name}: must be a factor > 0, got {getattr(self, name)}")
+
+
+@dataclass
 class JointSpaceParams:
     """``terms``: the observation terms of a Gymnasium MuJoCo robot, in order: names
     (``joint_position``) or one-key mappings (``base_orientation: {axes: [y, w]}``); see
@@ -113,6 +132,7 @@ WRAPPER_PARAMS: dict[str, type] = {
     "action_repeat": ActionRepeatParams,
     "domain_randomization": DomainRandomizationParams,
     "dt_jitter": DtJitterParams,
+    "fault": FaultParams,
     "joint_space": JointSpaceParams,
     "latency": LatencyParams,
     "mask_velocity": MaskVelocityParams,

@@ -16,6 +16,7 @@ from rnn_control.config import from_dict, to_dict
 from rnn_control.envs.wrappers.action_repeat import ActionRepeat
 from rnn_control.envs.wrappers.domain_randomization import DomainRandomization
 from rnn_control.envs.wrappers.dt_jitter import DtJitter
+from rnn_control.envs.wrappers.fault import Fault
 from rnn_control.envs.wrappers.joint_space import JointSpace
 from rnn_control.envs.wrappers.latency import Latency
 from rnn_control.envs.wrappers.mask_velocity import MaskVelocity
@@ -26,6 +27,7 @@ WRAPPERS: dict[str, type[gym.Wrapper]] = {
     "action_repeat": ActionRepeat,
     "domain_randomization": DomainRandomization,
     "dt_jitter": DtJitter,
+    "fault": Fault,
     "joint_space": JointSpace,
     "latency": Latency,
     "mask_velocity": MaskVelocity,
@@ -57,6 +59,7 @@ __all__ = [
     "ActionRepeat",
     "DomainRandomization",
     "DtJitter",
+    "Fault",
     "JointSpace",
     "Latency",
     "MaskVelocity",

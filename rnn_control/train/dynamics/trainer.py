@@ -40,6 +40,7 @@ from rnn_control.train.common.checkpoint import (
 from rnn_control.train.common.progress import Progress
 from rnn_control.train.common.run import CHECKPOINT, TrainResult, start_run
 from rnn_control.train.common.run_log import RunLog
+from rnn_control.train.dynamics.calibrate import calibrate_monitor
 from rnn_control.train.dynamics.open_loop import OpenLoopReport, evaluate_open_loop
 from rnn_control.train.dynamics.rollouts import EpisodeDataset, box_spaces, collect_rollouts
 from rnn_control.train.dynamics.sequences import SequenceBatch, SequenceSampler
@@ -296,7 +297,10 @@ class DynamicsTrainer:
         finally:
             bar.close()
             log.close()
-        path = self.save({"eval": summary})
+        monitor = self.calibrate_monitor()
+        if monitor:
+            summary["monitor"] = monitor
+        path = self.save({"eval": summary, "monitor": monitor})
         (self.run_dir / "eval.json").write_text(json.dumps(summary, indent=2))
         return self._result(path, time.perf_counter() - t0, loss, report)
 
@@ -319,6 +323,16 @@ class DynamicsTrainer:
         loss, mse = apply_batch(self.model, sampler.sample(), c.loss)
         self.model.train()
         return loss.item(), mse.item()
+
+    def calibrate_monitor(self) -> dict[str, Any]:
+        """The dynamics monitor's alarm threshold for ``dynamics.monitor_false_alarms_per_hour`` on
+        the held-out episodes (``{}`` without one longer than the window)."""
+        c = self.cfg
+        long_enough = any(b - a > c.monitor_window for a, b in self.heldout_data.episode_bounds)
+        if not long_enough:
+            return {}
+        return calibrate_monitor(self.model, self.heldout_data, float(self.control_period), c.monitor_window,
+                                 c.monitor_false_alarms_per_hour)  # fmt: skip
 
     def evaluate(self, horizons: list[int] | None = None) -> OpenLoopReport | None:
         """Open-loop RMSE on the held-out episodes (horizons fitted to the longest one); None without any."""
