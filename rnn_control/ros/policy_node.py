@@ -117,6 +117,7 @@ class PolicyNode(LifecycleNode):
         self._sim_time = bool(parameter(self, "use_sim_time"))
         self.safe = self.controller.safe_command()
         self.last_command = self.safe.copy()
+        self.published = self.safe  # the command last sent (the slew limit continues from it)
         timing = {
             "period": self.period, "watchdog_timeout": self.watchdog_timeout, "fade_in": s.fade_in,
             "safe": self.safe, "reset_state": self._reset_state, "count_late": s.mode == "timer",
@@ -302,8 +303,11 @@ class PolicyNode(LifecycleNode):
         self.latency.add(time.perf_counter() - t0)
 
     def _reset_state(self) -> None:
-        """The controller starts from a clean state (the supervisor calls this)."""
+        """The controller starts from a clean state (the supervisor calls this). Its slew limit
+        starts from the command last published (the safe one on activation and after a latch), so
+        even the first command after a (re)start moves at most ``max_rate * dt`` from it."""
         self.controller.reset()
+        self.controller.safety.reset(self.published)
         self.last_command = self.safe.copy()
         self.assembler.set_last_action(self.last_command)
 
@@ -311,6 +315,7 @@ class PolicyNode(LifecycleNode):
         if stamp is None:
             stamp = time_msg(self._now_ns())
         self.command_pub.publish(self.writer.make(command, stamp))
+        self.published = command
         self.commands_published += 1
 
     def _publish_debug(self, command: np.ndarray) -> None:
