@@ -131,6 +131,65 @@ def describe(msg: Any) -> str:
     return type(msg).__name__
 
 
+class _Gather:
+    """The fast path for slots read by index from arrays: one name lookup per message layout,
+    then one fancy index per array member (``joint_state/position/<j>`` x N joints, ``vector/<i>``)."""
+
+    def __init__(self, names: Callable[[Any], list[str]] | None, container: Callable[[Any], Any]) -> None:
+        self.names_of, self.container = names, container
+        self.members: dict[str, list[tuple[int, str | int]]] = {}  # member -> [(column, joint | index)]
+        self.layout: list[str] | None = None
+        self.plan: list[tuple[str, np.ndarray, np.ndarray]] = []
+
+    def add(self, member: str, column: int, key: str | int) -> None:
+        self.members.setdefault(member, []).append((column, key))
+        self.layout = None
+
+    def _plan(self, names: list[str] | None) -> None:
+        where = {n: k for k, n in enumerate(names)} if names is not None else {}
+        self.plan = [
+            (
+                m,
+                np.array([c for c, _ in cols]),
+                np.array([where[k] if names is not None else k for _, k in cols], dtype=np.intp),
+            )
+            for m, cols in self.members.items()
+        ]
+        self.layout = list(names) if names is not None else []
+
+    def __call__(self, msg: Any, out: np.ndarray) -> None:
+        names = self.names_of(msg) if self.names_of is not None else None
+        if self.layout is None or (names is not None and names != self.layout):
+            self._plan(names)
+        obj = self.container(msg)
+        for member, cols, idx in self.plan:
+            out[cols] = np.asarray(getattr(obj, member), dtype=np.float64)[idx]
+
+
+def _gatherer(slot: Slot, msgtype: str) -> tuple[str, Callable, Callable, str, str | int] | None:
+    """(kind, names-of, container-of, member, key) when ``slot`` can be gathered by index."""
+    path = slot.path
+    if path.group == "joint_state":
+        return "names", lambda m: m.name, lambda m: m, path.path[0], path.path[1]
+    if path.group == "vector":
+        return "index", None, lambda m: m, "data", path.index
+    if path.group == "joint":
+        joint = path.path[0]
+        if msgtype == JOINT_STATE:
+            return "names", lambda m: m.name, lambda m: m, slot.command_field, joint
+        if msgtype == TRAJECTORY:
+            return (
+                "traj",
+                lambda m: m.joint_names,
+                lambda m: m.points[0],
+                POINT_MEMBERS[slot.command_field],
+                joint,
+            )
+        if slot.joints and joint in slot.joints:
+            return "index", None, lambda m: m, "data", slot.joints.index(joint)
+    return None
+
+
 class TopicExtractor:
     """Reads the slots one topic carries from each of its messages into a vector.
 
@@ -151,6 +210,16 @@ class TopicExtractor:
                     f"{' or '.join(allowed)}; map the field to another topic"
                 )
         self.getters = [_getter(s, msgtype) for s in self.slots]
+        gathers: dict[str, _Gather] = {}
+        self.scalars: list[tuple[int, Getter]] = []
+        for column, (slot, getter) in enumerate(zip(self.slots, self.getters)):
+            how = _gatherer(slot, msgtype)
+            if how is None:
+                self.scalars.append((column, getter))
+                continue
+            kind, names, container, member, key = how
+            gathers.setdefault(kind, _Gather(names, container)).add(member, column, key)
+        self.gathers = list(gathers.values())
         self.stamped = msgtype not in ("geometry_msgs/msg/Twist", *ARRAYS, TRAJECTORY)
         self.missing = [0] * len(self.slots)
         self.example: str = ""  # a message that lacked a slot, described
@@ -159,8 +228,13 @@ class TopicExtractor:
     def read(self, msg: Any) -> np.ndarray | None:
         """The slots' values of ``msg`` (float64), or ``None`` if it lacks one."""
         self.read_count += 1
+        out = np.empty(len(self.slots))
         try:
-            return np.array([g(msg) for g in self.getters], dtype=np.float64)
+            for gather in self.gathers:
+                gather(msg, out)
+            for column, getter in self.scalars:
+                out[column] = getter(msg)
+            return out
         except (KeyError, IndexError, AttributeError, TypeError, ValueError):
             for k, g in enumerate(self.getters):
                 try:
