@@ -20,6 +20,7 @@ from rnn_control.scenario.bag import BagConfig
 from rnn_control.scenario.dynamics import DynamicsConfig
 from rnn_control.scenario.env import EnvConfig
 from rnn_control.scenario.model import ModelConfig
+from rnn_control.scenario.mpc import MpcConfig
 from rnn_control.scenario.policy import PolicyConfig
 
 
@@ -40,6 +41,8 @@ class Scenario:
     # Learning from rosbag2 recordings: topics and fields -> observations and commands (see
     # scenario.bag.BagConfig); empty: the data comes from the env.
     bag: BagConfig = field(default_factory=BagConfig)
+    # Model-predictive control with the learned dynamics: planner and cost (scenario.mpc.MpcConfig).
+    mpc: MpcConfig = field(default_factory=MpcConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
