@@ -21,6 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--int8-tolerance", type=float, default=1e-1, help="max abs diff int8 vs fp32 (1e-1)")
     parser.add_argument("--seed", type=int, help="env seed of the parity rollout (default: scenario seed)")
     parser.add_argument(
+        "--planning", nargs="*", type=int, metavar="N",
+        help="write a planning bundle for MPC instead: --planning K H (K candidates x H steps per call; "
+        "no numbers: the scenario's mpc samples/horizon, else 256 30); dynamics checkpoints only",
+    )  # fmt: skip
+    parser.add_argument(
+        "--graph", choices=["unrolled", "loop"], default="unrolled",
+        help="planning bundle: every step spelled out (default) or an ONNX Loop over the horizon",
+    )  # fmt: skip
+    parser.add_argument(
         "--import",
         dest="imports",
         action="append",
@@ -46,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         except ImportError as exc:
             raise RnnControlError(f"--import {module}: cannot import it ({exc})") from None
     output = args.output or args.checkpoint.with_suffix(".onnx")
+    if args.planning is not None:
+        return _planning(args, output)
     opts = ExportOptions(
         fp16=args.fp16,
         int8=args.int8,
@@ -76,4 +87,33 @@ def run(args: argparse.Namespace) -> int:
             f"output {v['max_abs_diff_output']:.2e}, state {v['max_abs_diff_state']:.2e} "
             f"(tolerance {v['tolerance']:g})"
         )
+    return 0
+
+
+def _planning(args: argparse.Namespace, output: Path) -> int:
+    from rnn_control.errors import RnnControlError
+    from rnn_control.export.planning import PlanningExportOptions, export_planning
+    from rnn_control.scenario import scenario_from_dict
+    from rnn_control.train.common.checkpoint import load_checkpoint
+
+    if len(args.planning) not in (0, 2):
+        raise RnnControlError(f"--planning takes K H (two numbers) or nothing, got {args.planning}")
+    if args.planning:
+        batch, horizon = args.planning
+    else:
+        mpc = scenario_from_dict(load_checkpoint(args.checkpoint, kind="dynamics")["config"]).mpc
+        batch, horizon = mpc.samples or 256, mpc.horizon or 30
+    opts = PlanningExportOptions(batch=batch, horizon=horizon, graph=args.graph, seed=args.seed)
+    meta = export_planning(args.checkpoint, output, opts)
+    p = meta.parity["torch_vs_onnxruntime"]
+    plan = meta.planning
+    print(
+        f"wrote {output} ({output.stat().st_size / 1024:.1f} KiB): planning bundle, {meta.cell} "
+        f"{meta.num_layers}x{meta.hidden_size}, {plan.members} member(s), {plan.batch} candidates x "
+        f"{plan.horizon} steps per call ({plan.graph}), commands {[c.name for c in plan.commands]}"
+    )
+    print(
+        f"  parity vs PyTorch over {p['ticks']} ticks ({p['env']}): plan {p['max_abs_diff_plan']:.2e} "
+        f"(tolerance {meta.parity['tolerance']:g}), filtered state {p['max_abs_diff_state']:.2e}"
+    )
     return 0

@@ -58,6 +58,11 @@ class ExportResult:
 
 def check_contract(model: torch.nn.Module, kind: str, where: str) -> None:
     """The attributes the exporter relies on (model inference contract)."""
+    if callable(getattr(model, "member_models", None)):
+        raise CheckpointError(
+            f"{where}: an ensemble of dynamics models exports as a planning bundle only "
+            "(rnn-control export CHECKPOINT --planning K H)"
+        )
     method = "act_inference" if kind == "policy" else "predict_inference"
     missing = [a for a in ("obs_dim", "act_dim", method) if not hasattr(model, a)]
     if missing:

@@ -3,6 +3,7 @@
 from rnn_control.models.build import build_model
 from rnn_control.models.cores import RecurrentCore, State, reset_state
 from rnn_control.models.dynamics import DynamicsModel, RecurrentDynamicsModel
+from rnn_control.models.ensemble import EnsembleDynamicsModel
 from rnn_control.models.normalizer import RunningNormalizer
 from rnn_control.models.policy import MlpActorCritic, RecurrentActorCritic
 from rnn_control.models.registry import register_model
@@ -12,6 +13,7 @@ from rnn_control.scenario.model import CELLS, ModelConfig
 __all__ = [
     "CELLS",
     "DynamicsModel",
+    "EnsembleDynamicsModel",
     "MlpActorCritic",
     "ModelConfig",
     "RecurrentActorCritic",

@@ -8,6 +8,7 @@ from torch import nn
 
 # The shipped model classes register themselves in MODEL_CLASSES when their modules load.
 import rnn_control.models.dynamics
+import rnn_control.models.ensemble
 import rnn_control.models.policy
 import rnn_control.models.window_mlp  # noqa: F401
 from rnn_control.errors import CheckpointError

@@ -45,6 +45,9 @@ class DynamicsConfig:
     model_type: Literal["recurrent", "window_mlp"] = "recurrent"
     window: int = 8
     mlp_hidden: list[int] = field(default_factory=lambda: [128, 128])
+    # > 1: an ensemble of that many recurrent models trained side by side in one batched pass,
+    # each on its own batch_size windows (uncertainty for planning: mpc.cost.disagreement).
+    ensemble: int = 1
 
     # Data: episodes collected with an exploration policy, split by episode.
     exploration: Exploration = "mixed"
@@ -81,7 +84,7 @@ class DynamicsConfig:
 
     def validate(self) -> None:
         positive = (
-            "window", "train_episodes", "total_updates", "batch_size", "chunk_length",
+            "window", "ensemble", "train_episodes", "total_updates", "batch_size", "chunk_length",
             "checkpoint_every", "log_every", "num_threads", "eval_history",
         )  # fmt: skip
         for name in positive:

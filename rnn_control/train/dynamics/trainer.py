@@ -66,7 +66,9 @@ def model_spec(scenario: Scenario, obs_dim: int, act_dim: int) -> tuple[str, dic
     }
     if d.model_type == "window_mlp":
         return "WindowMLPDynamicsModel", {**common, "window": d.window, "hidden": list(d.mlp_hidden)}
-    return "RecurrentDynamicsModel", {
+    if d.ensemble > 1:
+        common["members"] = d.ensemble
+    return "EnsembleDynamicsModel" if d.ensemble > 1 else "RecurrentDynamicsModel", {
         **common,
         "cell": m.cell,
         "hidden_size": m.hidden_size,
@@ -172,9 +174,11 @@ class DynamicsTrainer:
         )
         self.model: DynamicsModel = MODEL_CLASSES[self.model_class](**self.model_kwargs)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        self.members = int(self.model_kwargs.get("members", 1))  # an ensemble: batch_size windows each
         self.sampler = SequenceSampler(
-            self.train_data, self.cfg.chunk_length, self.cfg.burn_in, self.cfg.batch_size, seed=scenario.seed
-        )
+            self.train_data, self.cfg.chunk_length, self.cfg.burn_in, self.cfg.batch_size * self.members,
+            seed=scenario.seed,
+        )  # fmt: skip
         self.update = 0
         if ckpt is None:
             t = self.train_data
@@ -318,6 +322,7 @@ class DynamicsTrainer:
         c = self.cfg
         if len(self.heldout_data) < c.burn_in + c.chunk_length:
             return None
+        windows *= self.members  # an ensemble: that many windows per member
         sampler = SequenceSampler(self.heldout_data, c.chunk_length, c.burn_in, windows, seed=0)
         self.model.eval()
         loss, mse = apply_batch(self.model, sampler.sample(), c.loss)
@@ -329,7 +334,7 @@ class DynamicsTrainer:
         the held-out episodes (``{}`` without one longer than the window)."""
         c = self.cfg
         long_enough = any(b - a > c.monitor_window for a, b in self.heldout_data.episode_bounds)
-        if not long_enough:
+        if not long_enough or self.members > 1:  # an ensemble exports as a planning bundle only
             return {}
         return calibrate_monitor(self.model, self.heldout_data, float(self.control_period), c.monitor_window,
                                  c.monitor_false_alarms_per_hour)  # fmt: skip
