@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,50 @@ class Probe:
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()
+
+
+def _always(values: Mapping[str, str]) -> bool:
+    return True
+
+
+class DiagnosticsLog:
+    """Every /diagnostics status a probe hears, with its message's stamp (the publishing node's
+    clock, ``time.time_ns()`` unless it runs on sim time). A test asks for a status *published
+    after* a given moment, so it never reads a stale snapshot (a latch or a counter from before
+    the change it checks)."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.seen: list[tuple[int, str, int, str, dict[str, str]]] = []
+        probe.node.create_subscription(DiagnosticArray, "/diagnostics", self._on, 100)
+
+    def _on(self, msg: DiagnosticArray) -> None:
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        for s in msg.status:
+            level = int.from_bytes(s.level, "little") if isinstance(s.level, bytes) else int(s.level)
+            self.seen.append((stamp, s.name, level, s.message, {kv.key: kv.value for kv in s.values}))
+
+    def after(
+        self, name: str, t_ns: int, pred: Callable[[Mapping[str, str]], bool] = _always
+    ) -> tuple[int, str, dict[str, str]] | None:
+        """(level, message, values) of the first status whose name contains ``name``, stamped
+        after ``t_ns``, with ``pred(values)``; ``None`` if none was heard yet."""
+        for stamp, status_name, level, message, values in self.seen:
+            if name in status_name and stamp > t_ns and pred(values):
+                return level, message, values
+        return None
+
+    def wait(
+        self,
+        probe: Probe,
+        name: str,
+        t_ns: int,
+        pred: Callable[[Mapping[str, str]], bool] = _always,
+        what: str = "",
+        timeout: float = 10.0,
+    ) -> tuple[int, str, dict[str, str]]:
+        """Spin until :meth:`after` finds a status; return it."""
+        probe.spin_until(lambda: self.after(name, t_ns, pred) is not None, timeout, what or f"{name} status")
+        return self.after(name, t_ns, pred)
 
 
 @contextmanager
