@@ -51,7 +51,7 @@ EXTRAS = {
         "colcon-python-setup-py",
     ],
     # Peers compared against in bench/ (not used by the product).
-    "bench": ["sb3-contrib>=2.3"],
+    "bench": ["sb3-contrib>=2.3", "pytorch-mppi>=0.9"],
 }
 
 setup(
@@ -78,6 +78,7 @@ setup(
         "console_scripts": [
             "rnn-control = rnn_control.cli:main",
             "policy_node = rnn_control.ros.policy_node:main",
+            "mpc_node = rnn_control.ros.mpc_node:main",
             "dynamics_monitor_node = rnn_control.ros.dynamics_monitor_node:main",
             "sim_bridge_node = rnn_control.ros.sim_bridge_node:main",
             "bag_recorder_node = rnn_control.ros.bag_recorder:main",

@@ -61,6 +61,7 @@ def _yaml_params(path: Path) -> dict[str, set[str]]:
 def declared(tmp_path_factory) -> dict[str, set[str]]:
     """Parameters each real node declares, keyed by executable."""
     from rnn_control.ros.dynamics_monitor_node import DynamicsMonitorNode
+    from rnn_control.ros.mpc_node import MpcNode
     from rnn_control.ros.policy_node import PolicyNode
     from rnn_control.ros.sim_bridge_node import SimBridgeNode
     from tests.bundles import make_dynamics_bundle
@@ -70,6 +71,7 @@ def declared(tmp_path_factory) -> dict[str, set[str]]:
     try:
         nodes = {
             "policy_node": PolicyNode(),
+            "mpc_node": MpcNode(),
             "sim_bridge_node": SimBridgeNode(
                 parameter_overrides=[Parameter("scenario", value="pendulum_novel")]
             ),

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXECUTABLES = ("policy_node", "dynamics_monitor_node", "sim_bridge_node")
+EXECUTABLES = ("policy_node", "mpc_node", "dynamics_monitor_node", "sim_bridge_node")
 
 
-@pytest.mark.parametrize("module", ["policy_node", "dynamics_monitor_node", "codecs", "common"])
+@pytest.mark.parametrize("module", ["policy_node", "mpc_node", "dynamics_monitor_node", "codecs", "common"])
 def test_robot_side_nodes_do_not_load_torch_or_gymnasium(module):
     pytest.importorskip("rclpy")
     code = (
