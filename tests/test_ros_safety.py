@@ -27,7 +27,6 @@ import torch
 pytest.importorskip("rclpy")
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -37,11 +36,11 @@ from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from rnn_control.contract import ActionField, ObservationField
-from rnn_control.ros.codecs import stamp_ns, time_msg
+from rnn_control.ros.codecs import time_msg
 from rnn_control.ros.common import qos_profile
 from rnn_control.runtime import Controller, Stepper
 from tests.bundles import TinyPolicy, make_policy_bundle, policy_metadata
-from tests.ros_support import NodeProcess, Probe
+from tests.ros_support import DiagnosticsLog, NodeProcess, Probe
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(180)]
 RELIABLE = qos_profile("reliable", 1000)
@@ -60,34 +59,6 @@ def probe():
     yield p
     p.close()
     rclpy.try_shutdown()
-
-
-class Diagnostics:
-    """Every /diagnostics status heard, with the stamp of its message (the node's clock when it
-    was published), so a test can ask for a status published after a given moment."""
-
-    def __init__(self, probe: Probe) -> None:
-        self.seen: list[tuple[int, str, int, str, dict[str, str]]] = []
-        probe.node.create_subscription(DiagnosticArray, "/diagnostics", self._on, 100)
-
-    def _on(self, msg: DiagnosticArray) -> None:
-        stamp = stamp_ns(msg.header.stamp)
-        for s in msg.status:
-            level = int.from_bytes(s.level, "little") if isinstance(s.level, bytes) else int(s.level)
-            self.seen.append((stamp, s.name, level, s.message, {kv.key: kv.value for kv in s.values}))
-
-    def after(self, name: str, t_ns: int, pred=lambda values: True):
-        """The first status of ``name`` stamped after ``t_ns`` for which ``pred(values)``, else None."""
-        for stamp, n, level, message, values in self.seen:
-            if name in n and stamp > t_ns and pred(values):
-                return level, message, values
-        return None
-
-    def wait(
-        self, probe: Probe, name: str, t_ns: int, pred=lambda values: True, what: str = "", timeout=10.0
-    ):
-        probe.spin_until(lambda: self.after(name, t_ns, pred) is not None, timeout, what or f"{name} status")
-        return self.after(name, t_ns, pred)
 
 
 def _timed(probe: Probe, msg_type: type, topic: str) -> tuple[list, list[float]]:
@@ -257,7 +228,7 @@ def test_watchdog_with_several_sensor_groups_and_imu_odometry_twist_io(tmp, prob
     types = {"vector": Float64MultiArray, "imu": Imu, "odometry": Odometry, "twist": Twist}
     proc = NodeProcess("policy_node", params, tmp, namespace=ns)
     pubs = {g: probe.node.create_publisher(types[g], f"{ns}/{topics[g]}", RELIABLE) for g in topics}
-    diag = Diagnostics(probe)
+    diag = DiagnosticsLog(probe)
     commands, arrivals = _timed(probe, Twist, f"{ns}/command")
     observed = probe.collect(Float64MultiArray, f"{ns}/policy_node/observation", RELIABLE)
     raw = probe.collect(Float64MultiArray, f"{ns}/policy_node/raw_action", RELIABLE)
@@ -421,7 +392,7 @@ def test_nan_in_the_models_output_or_hidden_state_gives_the_safe_command_and_a_r
     proc = NodeProcess("policy_node", params, tmp, namespace=ns)
     pub = probe.node.create_publisher(Float64MultiArray, f"{ns}/observation", RELIABLE)
     commands = probe.collect(Float64MultiArray, f"{ns}/command", RELIABLE)
-    diag = Diagnostics(probe)
+    diag = DiagnosticsLog(probe)
     rng = np.random.default_rng(6)
     try:
 
@@ -481,7 +452,7 @@ def test_estop_while_inactive_and_in_event_mode_reset_only_when_configured_deact
     pub = probe.node.create_publisher(Float64MultiArray, f"{ns}/observation", RELIABLE)
     estop = probe.node.create_publisher(Bool, f"{ns}/estop", RELIABLE)
     commands = probe.collect(Float64MultiArray, f"{ns}/command", RELIABLE)
-    diag = Diagnostics(probe)
+    diag = DiagnosticsLog(probe)
     rng = np.random.default_rng(10)
 
     def feed(n: int, wait: bool = True) -> list:
