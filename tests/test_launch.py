@@ -28,6 +28,9 @@ from rnn_control.ros.common import qos_profile, result_qos
 from tests.ros_support import ROOT, NodeProcess, Probe
 
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
+# The lockstep tests compare returns over ROS with in-process ones to 1e-6: no observation may be
+# lost, so the sensor stream is reliable there (the shipped config keeps best effort, as robots have)
+RS = {"sensor_qos": "reliable"}
 CONFIG_FILES = sorted((ROOT / "config").glob("*.yaml"))
 
 
@@ -172,9 +175,9 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
     config = ROOT / "config" / "sim_closed_loop.yaml"
     ns = "/graph"
     procs = [
-        NodeProcess("policy_node", {"bundle": bundle}, tmp_path, "policy_node", config, ns),
+        NodeProcess("policy_node", {"bundle": bundle, **RS}, tmp_path, "policy_node", config, ns),
         NodeProcess("dynamics_monitor_node", {"bundle": dynamics}, tmp_path, "dynamics_monitor", config, ns),
-        NodeProcess("sim_bridge_node", {"bundle": bundle, "mode": "lockstep", "max_episodes": 2},
+        NodeProcess("sim_bridge_node", {"bundle": bundle, **RS, "mode": "lockstep", "max_episodes": 2},
                     tmp_path, "sim_bridge", config, ns),
     ]  # fmt: skip
     rclpy.init()
@@ -214,9 +217,9 @@ def test_lockstep_bridge_holds_its_episodes_for_a_late_result_subscriber_and_lat
     config = ROOT / "config" / "sim_closed_loop.yaml"
     ns = "/late"
     procs = [
-        NodeProcess("policy_node", {"bundle": bundle}, tmp_path, "policy_node", config, ns),
-        NodeProcess("sim_bridge_node", {"bundle": bundle, "mode": "lockstep", "connect_timeout": 60.0},
-                    tmp_path, "sim_bridge", config, ns),
+        NodeProcess("policy_node", {"bundle": bundle, **RS}, tmp_path, "policy_node", config, ns),
+        NodeProcess("sim_bridge_node", {"bundle": bundle, **RS, "mode": "lockstep",
+                                         "connect_timeout": 60.0}, tmp_path, "sim_bridge", config, ns),
     ]  # fmt: skip
     rclpy.init()
     probe = Probe("late_probe")
@@ -257,9 +260,9 @@ def test_time_aware_policy_over_ros_gets_the_simulated_step_durations(tmp_path):
     config = ROOT / "config" / "sim_closed_loop.yaml"
     ns = "/timeaware"
     procs = [
-        NodeProcess("policy_node", {"bundle": bundle, "trigger": "joint_state"}, tmp_path, "policy_node",
-                    config, ns),
-        NodeProcess("sim_bridge_node", {"bundle": bundle, "mode": "lockstep", "max_episodes": 2},
+        NodeProcess("policy_node", {"bundle": bundle, "trigger": "joint_state", **RS}, tmp_path,
+                    "policy_node", config, ns),
+        NodeProcess("sim_bridge_node", {"bundle": bundle, **RS, "mode": "lockstep", "max_episodes": 2},
                     tmp_path, "sim_bridge", config, ns),
     ]  # fmt: skip
     rclpy.init()
