@@ -160,9 +160,8 @@ def _bundle_of(model, scenario, path):
     """Export a contract-following torch policy with the low-level exporter and the scenario."""
     import dataclasses
 
-    from bundles import policy_metadata
-
     from rnn_control.export.onnx_graph import export_graph
+    from tests.bundles import policy_metadata
 
     core = model.core
     meta = policy_metadata(core.cell, model.obs_dim, model.act_dim, core.hidden_size, core.num_layers, 0.05)
@@ -171,7 +170,7 @@ def _bundle_of(model, scenario, path):
 
 
 def test_explain_a_bundle_by_finite_differences_through_onnxruntime(tmp_path, scenario):
-    from bundles import TinyPolicy
+    from tests.bundles import TinyPolicy
 
     model = TinyPolicy(obs_dim=2, act_dim=1, hidden=8, layers=1, cell="gru", nominal_dt=0.05)
     bundle = _bundle_of(model, scenario, tmp_path / "bundles" / "policy.onnx")
@@ -192,7 +191,7 @@ def test_explain_a_bundle_by_finite_differences_through_onnxruntime(tmp_path, sc
 
 
 def test_explain_a_bundle_uses_the_checkpoint_beside_it(tmp_path, scenario):
-    from bundles import TinyPolicy
+    from tests.bundles import TinyPolicy
 
     kwargs = {"obs_dim": 2, "act_dim": 1, "hidden": 8, "layers": 2, "cell": "lstm", "nominal_dt": 0.05}
     model = TinyPolicy(**kwargs)
