@@ -87,6 +87,8 @@ class BagRecorder(Node):
         for topic in self.wanted:
             if topic in self.subscriptions_made or topic in self.skipped or topic not in types:
                 continue
+            if self.count_publishers(topic) == 0:  # known only from subscribers: QoS not yet known
+                continue
             type_name = types[topic][0]
             try:
                 cls = message_class(type_name)
