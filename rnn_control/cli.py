@@ -20,6 +20,7 @@ from rnn_control.errors import RnnControlError
 COMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("scenarios", "List the shipped simulation scenarios"),
     "train-dynamics": ("train_dynamics", "Train a recurrent dynamics model on simulated rollouts or bags"),
+    "train-mbrl": ("train_mbrl", "Model-based loop: collect with MPC on the learned model, refit, repeat"),
     "eval-dynamics": ("eval_dynamics", "Multi-step open-loop prediction error of a dynamics model"),
     "grad-flow": ("grad_flow", "Gradient norm dLoss/dh_t against time lag (vanishing/exploding)"),
     "train-policy": ("train_policy", "Train a recurrent policy (PPO or behaviour cloning)"),

@@ -98,6 +98,26 @@ class CostConfig:
 
 
 @dataclass
+class LoopConfig:
+    """``mpc.loop``: the model-based learning loop (``rnn-control train-mbrl``, PETS-style)."""
+
+    iterations: int = 10  # collect with MPC on the current model, refit, repeat
+    initial_episodes: int = 2  # exploration episodes before the first model
+    exploration: Literal["random", "pink", "ou", "scripted", "mixed"] = "random"
+    initial_updates: int = 1000  # dynamics updates on the initial data
+    episodes: int = 1  # MPC episodes collected per iteration
+    updates: int = 300  # dynamics updates after each iteration's episodes
+    target_return: float | None = None  # stop when an iteration's mean return reaches it
+
+    def validate(self) -> None:
+        for name in ("iterations", "initial_episodes", "initial_updates", "episodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.updates < 0:
+            raise ConfigError(f"updates: must be >= 0, got {self.updates}")
+
+
+@dataclass
 class MpcConfig:
     """Settings of the MPC node, the in-process MPC and the model-based loop."""
 
@@ -117,6 +137,7 @@ class MpcConfig:
     deadline: float = 0.8  # fraction of the control period a solve may take (0: no deadline)
     seed: int = 0  # noise seed (re-seeded at every reset: each episode plans alike)
     cost: CostConfig = _field(default_factory=CostConfig)
+    loop: LoopConfig = _field(default_factory=LoopConfig)
 
     def validate(self) -> None:
         if not 0 <= self.samples <= MAX_SAMPLES:

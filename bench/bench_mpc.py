@@ -1,0 +1,312 @@
+"""Model-predictive control with a recurrent dynamics model: solve time, graph variants, the peer
+(pytorch_mppi), the compute floor, control quality, and the MPC node's rate over ROS.
+
+    PYTHONPATH=. python bench/bench_mpc.py timing                  # solve time per tick (random GRU-64)
+    PYTHONPATH=. python bench/bench_mpc.py quality --checkpoint runs/pend-gru/checkpoint.pt \
+        [--policy runs/pendulum/checkpoint.onnx]                    # 20 seeds: learned vs oracle vs PPO
+    PYTHONPATH=. python bench/bench_mpc.py node                    # mpc_node at 100 Hz, K=512, H=30
+
+``timing``: one tick of our MPPI (MpcController.step: sampling, one batched rollout of K x H in one
+onnxruntime call, cost, weights, safety filter) for K in {256, 1024}, H = 30, a GRU-64 dynamics
+model on PendulumNoVel's fields, with 1 and 2 threads; beside it the rollout alone in the three
+graph forms (unrolled, ONNX Loop, one call per step), pytorch_mppi with the same model in torch
+(state = [observation, GRU state], one MPPI iteration per command, same K, H, noise), and the
+floor: H x one [K x (hidden + obs + act)] @ [(hidden + obs + act) x 3 hidden] product, measured
+here with numpy. Latency needs shapes, not training: the model has random weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rnn_control.export.planning import PlanningExportOptions, export_planning, member_weights, members_of
+from rnn_control.export.planning_graph import _Builder, _Graph
+from rnn_control.models import build_model
+from rnn_control.runtime.mpc import MpcController
+from rnn_control.runtime.planning import PlanningModel
+from rnn_control.runtime.session import session_options
+from rnn_control.train.common.checkpoint import load_checkpoint
+from tests.mpc_support import dynamics_checkpoint
+
+H = 30
+SECTION = {
+    "planner": "mppi", "samples": 0, "horizon": 0, "iterations": 1, "deadline": 0.0, "noise_std": 0.6,
+    "noise_beta": 1.0, "temperature": 0.5,
+    "cost": {"terms": [{"kind": "angle", "fields": ["cos_theta", "sin_theta"]},
+                       {"kind": "rate", "fields": ["cos_theta", "sin_theta"], "weight": 0.1},
+                       {"kind": "quadratic", "field": "torque", "weight": 0.001}]},
+}  # fmt: skip
+
+
+def pct(ts: list[float]) -> tuple[float, float]:
+    a = np.array(ts) * 1e3
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+
+def timed(fn, n: int, warm: int = 5) -> list[float]:
+    for _ in range(warm):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def floor_ms(k: int, width: int, hidden: int, n: int) -> float:
+    """H x the median of one [K x width] @ [width x 3 hidden] product (numpy, this thread count)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, width), dtype=np.float32)
+    b = rng.standard_normal((width, 3 * hidden), dtype=np.float32)
+    out = np.empty((k, 3 * hidden), np.float32)
+    return H * float(np.median(timed(lambda: np.matmul(a, b, out=out), n * 4))) * 1e3
+
+
+def step_graph_session(ckpt: Path, k: int, threads: int):
+    """A one-step graph (state in/out) of the same model: the 'one call per step' variant."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = build_model(load_checkpoint(ckpt)).float()
+    weights = [member_weights(m) for m in members_of(model)]
+    g = _Graph()
+    b = _Builder(g, weights)
+    o, hd = model.obs_dim, weights[0].hidden
+    act_n = b.normalise("a", "act")
+    hs, _, pred = b.step(["h"], [None], "o", act_n, o)
+    g.nodes.append(helper.make_node("Identity", [hs[0]], ["h_next"]))
+    g.nodes.append(helper.make_node("Identity", [pred], ["o_next"]))
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        g.nodes, "step", [vi("h", TensorProto.FLOAT, [k, hd]), vi("o", TensorProto.FLOAT, [k, o]),
+                          vi("a", TensorProto.FLOAT, [k, 1])],
+        [vi("h_next", TensorProto.FLOAT, [k, hd]), vi("o_next", TensorProto.FLOAT, [k, o])], g.inits,
+    )  # fmt: skip
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    proto.ir_version = min(proto.ir_version, 10)
+    onnx.checker.check_model(proto)
+    sess = ort.InferenceSession(
+        proto.SerializeToString(), session_options(threads), providers=["CPUExecutionProvider"]
+    )
+    bufs = [(np.zeros((k, hd), np.float32), np.zeros((k, o), np.float32)) for _ in range(2)]
+    acts = np.random.default_rng(0).uniform(-2, 2, (H, k, 1)).astype(np.float32)
+    bindings = []
+    for phase in (0, 1):
+        bind = sess.io_binding()
+        bind.bind_cpu_input("h", bufs[phase][0])
+        bind.bind_cpu_input("o", bufs[phase][1])
+        bind.bind_output("h_next", "cpu", 0, np.float32, [k, hd], bufs[1 - phase][0].ctypes.data)
+        bind.bind_output("o_next", "cpu", 0, np.float32, [k, o], bufs[1 - phase][1].ctypes.data)
+        bindings.append(bind)
+
+    def plan() -> None:
+        for t in range(H):
+            bind = bindings[t % 2]
+            bind.bind_cpu_input("a", acts[t])
+            sess.run_with_iobinding(bind)
+
+    return plan
+
+
+def torch_mppi(ckpt: Path, k: int, threads: int):
+    """pytorch_mppi over the same model in torch: state = [obs, h], dynamics = one model step."""
+    from pytorch_mppi import MPPI
+
+    model = build_model(load_checkpoint(ckpt)).float().eval()
+    o, hd = model.obs_dim, model.core.hidden_size
+    dt = 0.05
+
+    def dynamics(state: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        obs, h = state[:, :o], state[:, o:]
+        mean, log_std, new = model.step(obs, u, (h.unsqueeze(0).contiguous(),))
+        return torch.cat([model.to_raw(obs, mean, log_std)[0], new[0][0]], dim=1)
+
+    prev = {"theta": None}
+
+    def cost(state: torch.Tensor, u: torch.Tensor) -> torch.Tensor:  # the same terms as SECTION
+        theta = torch.atan2(state[:, 1], state[:, 0])
+        wrapped = (theta + torch.pi) % (2 * torch.pi) - torch.pi
+        last = prev["theta"] if prev["theta"] is not None and prev["theta"].shape == theta.shape else theta
+        rate = ((theta - last + torch.pi) % (2 * torch.pi) - torch.pi) / dt
+        prev["theta"] = theta
+        return wrapped**2 + 0.1 * rate**2 + 0.001 * u[:, 0] ** 2
+
+    ctrl = MPPI(dynamics, cost, o + hd, torch.tensor([[1.2**2]]), num_samples=k, horizon=H, lambda_=0.5,
+                u_min=torch.tensor([-2.0]), u_max=torch.tensor([2.0]))  # fmt: skip
+    state = torch.zeros(o + hd)
+    state[0] = -1.0
+
+    def tick() -> None:
+        with torch.no_grad():
+            ctrl.command(state)
+
+    return tick
+
+
+def timing(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench_mpc_"))
+    ckpt = dynamics_checkpoint(tmp, hidden=64)
+    width = 64 + 2 + 1
+    rows = []
+    for k in (256, 1024):
+        bundles = {}
+        for graph in ("unrolled", "loop"):
+            bundles[graph] = tmp / f"plan{k}{graph}.onnx"
+            export_planning(
+                ckpt, bundles[graph], PlanningExportOptions(batch=k, horizon=H, graph=graph, parity_ticks=2)
+            )
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            n = args.ticks
+            ctrl = MpcController.load(bundles["unrolled"], SECTION, intra_op_threads=threads)
+            rng = np.random.default_rng(0)
+            obs = [[np.cos(a), np.sin(a)] for a in rng.uniform(-3, 3, 64)]
+            ours = timed(lambda c=ctrl, o=obs, i=iter(range(10**9)): c.step(o[next(i) % 64]), n)
+            roll = {}
+            for graph, path in bundles.items():
+                pm = PlanningModel.load(path, intra_op_threads=threads)
+                pm.begin([1.0, 0.0])
+                pm.actions[:] = rng.uniform(-2, 2, pm.actions.shape)
+                roll[graph] = timed(pm.rollout, n)
+            roll["per-step calls"] = timed(step_graph_session(ckpt, k, threads), n)
+            peer = timed(torch_mppi(ckpt, k, threads), max(10, n // 2))
+            floor = floor_ms(k, width, 64, n) if threads == 1 else float("nan")
+            rows.append((k, threads, pct(ours), {g: pct(t) for g, t in roll.items()}, pct(peer), floor))
+            p50, p99 = pct(ours)
+            print(f"K={k:5d} threads={threads}: MPC tick p50 {p50:7.2f} ms  p99 {p99:7.2f} ms | "
+                  + " | ".join(f"{g} {v[0]:.2f}" for g, v in rows[-1][3].items())
+                  + f" | pytorch_mppi p50 {pct(peer)[0]:.2f} ms", flush=True)  # fmt: skip
+    floors = {k: f for k, t, *_, f in rows if t == 1}
+    print(
+        "\n| K | threads | our tick p50 / p99 (ms) | rollout unrolled / Loop / per-step p50 (ms) | "
+        "pytorch_mppi p50 / p99 (ms) | floor (ms, 1 thread) | ours / floor | pytorch_mppi / ours |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for k, threads, (p50, p99), roll, (q50, q99), _ in rows:
+        f = floors[k]
+        r = " / ".join(f"{roll[g][0]:.2f}" for g in ("unrolled", "loop", "per-step calls"))
+        print(f"| {k} | {threads} | {p50:.2f} / {p99:.2f} | {r} | {q50:.2f} / {q99:.2f} | {f:.2f} | "
+              f"{p50 / f:.2f}x | {q50 / p50:.2f}x |")  # fmt: skip
+
+
+def quality(args: argparse.Namespace) -> None:
+    from rnn_control.envs.bundle_returns import bundle_returns
+    from rnn_control.envs.mpc_returns import mpc_returns, oracle_returns
+    from rnn_control.scenario import load_scenario, scenario_from_dict
+
+    torch.set_num_threads(1)
+    ckpt = Path(args.checkpoint)
+    stored = scenario_from_dict(load_checkpoint(ckpt, kind="dynamics")["config"])
+    scenario = load_scenario(args.scenario)  # its mpc section: the planner and cost for both
+    section = {**scenario.to_dict()["mpc"], "deadline": 0.0}
+    k, h = scenario.mpc.samples or 256, scenario.mpc.horizon or 30
+    bundle = ckpt.with_name(f"plan{k}x{h}.onnx")
+    export_planning(ckpt, bundle, PlanningExportOptions(batch=k, horizon=h))
+    seeds = f"{args.seed}..{args.seed + args.episodes - 1}"
+    env = f"{stored.env.id} {[list(w) for w in stored.env.wrappers]}"
+    print(f"{args.episodes} episodes, seeds {seeds}, {section['planner']} K={k} H={h}, env {env}")
+    results = {}
+    t = time.perf_counter()
+    results["MPC, learned GRU model"] = mpc_returns(bundle, args.episodes, args.seed, section)
+    print(f"  learned: {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
+    results["MPC, oracle (true simulator)"] = oracle_returns(scenario, args.episodes, args.seed)
+    print(f"  oracle: {time.perf_counter() - t:.0f} s", flush=True)
+    if args.policy:
+        results["PPO policy"] = bundle_returns(args.policy, args.episodes, args.seed)
+    oracle = np.mean(results["MPC, oracle (true simulator)"])
+    print("\n| controller | mean return | std | min | vs oracle |\n|---|---|---|---|---|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {np.mean(r):.1f} | {np.std(r):.1f} | {np.min(r):.1f} | {np.mean(r) / oracle:.2f}x |"
+        )
+
+
+def node(args: argparse.Namespace) -> None:
+    """mpc_node in timer mode at 100 Hz with K=512, H=30 fed by an observation publisher."""
+    import os
+    import signal
+
+    import rclpy
+    import yaml
+    from std_msgs.msg import Float64MultiArray
+
+    from rnn_control.ros.common import qos_profile
+    from tests.ros_support import NodeProcess, Probe
+
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    os.environ.setdefault("ROS_DOMAIN_ID", str(50 + os.getpid() % 40))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_mpc_node_"))
+    ckpt = dynamics_checkpoint(tmp, hidden=64)
+    bundle = tmp / "plan512.onnx"
+    export_planning(ckpt, bundle, PlanningExportOptions(batch=512, horizon=H, parity_ticks=2))
+    section = tmp / "section.yaml"
+    section.write_text(yaml.safe_dump({"mpc": {**SECTION, "deadline": 0.8}}))
+    params = {"bundle": bundle, "mpc_scenario": section, "autostart": True, "mode": "timer", "fade_in": 0.0,
+              "control_period": 0.01, "diagnostics_period": 1.0, "watchdog_periods": 20.0}  # fmt: skip
+    proc = NodeProcess("mpc_node", params, tmp, namespace="/bench")
+    rclpy.init()
+    probe = Probe("bench_probe")
+    probe.watch_diagnostics()
+    pub = probe.node.create_publisher(Float64MultiArray, "/bench/observation", qos_profile("sensor_data", 5))
+    commands = probe.collect(Float64MultiArray, "/bench/command", qos_profile("reliable", 100))
+    try:
+        probe.spin_until(lambda: pub.get_subscription_count() > 0, 60, "the node")
+        t_end, last, diags = time.monotonic() + args.seconds, 0.0, []
+        while time.monotonic() < t_end:
+            th = time.monotonic()
+            pub.publish(Float64MultiArray(data=[float(np.cos(th)), float(np.sin(th))]))
+            probe.spin_for(0.01)
+            d = probe.diag("/bench/mpc_node")
+            if d is not None and d is not last:
+                diags.append(dict(d))
+                last = d
+        steady = diags[2:] or diags
+        rate = [float(d["rate_hz"]) for d in steady]
+        p50 = np.median([float(d["solve_time_p50_us"]) for d in steady]) / 1e3
+        p99 = np.max([float(d["solve_time_p99_us"]) for d in steady]) / 1e3
+        last = steady[-1]
+        print(
+            f"mpc_node K=512 H=30, 100 Hz timer, {args.seconds:.0f} s: rate {np.mean(rate):.1f} Hz "
+            f"(min {np.min(rate):.1f}), solve p50 {p50:.2f} ms, p99 {p99:.2f} ms, deadline misses "
+            f"{last['deadline_misses']} of {last['ticks']} ticks, late ticks {last['late_ticks']}, "
+            f"{len(commands)} commands received"
+        )
+    finally:
+        proc.stop(signal.SIGINT)
+        probe.close()
+        rclpy.try_shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("timing")
+    t.add_argument("--ticks", type=int, default=200)
+    q = sub.add_parser("quality")
+    q.add_argument("--checkpoint", required=True, help="dynamics checkpoint (trained on the scenario)")
+    q.add_argument("--policy", help="a policy bundle to compare (e.g. the PPO one)")
+    q.add_argument("--scenario", default="pendulum_novel")
+    q.add_argument("--episodes", type=int, default=20)
+    q.add_argument("--seed", type=int, default=1000)
+    n = sub.add_parser("node")
+    n.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    {"timing": timing, "quality": quality, "node": node}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
