@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -242,3 +244,102 @@ def test_time_aware_parity_follows_the_envs_jittered_dt(tmp_path):
     ckpt = write_checkpoint(tmp_path, cell="tgru", overrides=overrides)
     result = export_checkpoint(ckpt, tmp_path / "tgru.onnx", ExportOptions(parity_steps=300))
     assert result.metadata.parity["torch_vs_onnxruntime"]["max_abs_diff_output"] < 1e-4
+
+
+# ------------------------------------------------- an independent check: fresh process vs the checkpoint
+
+_REPLAY = r"""
+import sys
+
+import numpy as np
+
+from rnn_control.runtime import Stepper
+
+args = sys.argv[1:]
+for bundle, inputs, output in zip(args[0::3], args[1::3], args[2::3]):
+    data = np.load(inputs)
+    stepper = Stepper.load(bundle)
+    resets = set(data["resets"].tolist())
+    actions, states, stds = [], [], []
+    for t, obs in enumerate(data["obs"]):
+        if t in resets:
+            stepper.reset()
+        actions.append(stepper.step(obs, float(data["dt"][t])).copy())
+        states.append(np.concatenate([s.ravel() for s in stepper.state]) if stepper.state else np.zeros(0))
+        if stepper.last_std is not None:
+            stds.append(stepper.last_std.copy())
+    np.savez(output, actions=np.array(actions), states=np.array(states), stds=np.array(stds))
+assert "torch" not in sys.modules, "the runtime imported torch"
+"""
+
+
+def _torch_replay(ckpt_path: Path, obs: np.ndarray, resets: list[int], dts: np.ndarray) -> dict:
+    """The checkpoint's model, rebuilt from the registry and its saved weights (not through the
+    exporter), stepped one tick at a time in PyTorch."""
+    from rnn_control.models.registry import MODEL_CLASSES
+
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    model = MODEL_CLASSES[ckpt["model_class"]](**ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["model_state"])
+    model.eval()
+    policy = ckpt["kind"] == "policy"
+    core = getattr(model, "core", None)
+
+    def initial() -> tuple:
+        return core.initial_state(1) if core is not None else ()
+
+    time_aware = core is not None and core.cell == "tgru"
+    state, out = initial(), {"actions": [], "states": [], "stds": []}
+    with torch.no_grad():
+        for t, o in enumerate(obs):
+            if t in resets:
+                state = initial()
+            x = torch.as_tensor(o, dtype=torch.float32).view(1, -1)
+            dt = torch.full((1, 1), float(dts[t])) if time_aware else None
+            if policy:
+                y, state = model.act_inference(x, state, dt)
+            else:
+                y, std, state = model.predict_inference(x, state, dt)
+                out["stds"].append(std[0].numpy())
+            out["actions"].append(y[0].numpy())
+            out["states"].append(np.concatenate([s.numpy().ravel() for s in state]) if state else np.zeros(0))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_bundles_replayed_in_a_fresh_process_match_the_checkpoints_pytorch_model(tmp_path):
+    """The parity figures inside a bundle are the exporter's own report. This check is not: a fresh
+    process with the runtime only (it must not import torch) steps each exported bundle over 300
+    steps with two resets (a jittered dt for tgru); the checkpoint's model, rebuilt here from its
+    class and saved weights, steps the same inputs in PyTorch; outputs, std and the recurrent state
+    must agree at every step."""
+    real = {"model": {"cell": "lstm", "hidden_size": 32}, "policy": {"shared_core": False}}
+    (tmp_path / "real").mkdir()
+    checkpoints = {
+        "gru": write_checkpoint(tmp_path, cell="gru"),
+        "lstm_2_layers": write_checkpoint(tmp_path, cell="lstm", layers=2),
+        "tgru": write_checkpoint(tmp_path, cell="tgru"),
+        "dynamics_lstm": write_checkpoint(tmp_path, kind="dynamics", cell="lstm"),
+        "recurrent_policy": _real_policy_checkpoint(tmp_path / "real", real),
+        "mlp_policy": _real_policy_checkpoint(tmp_path, {"policy": {"architecture": "mlp"}}),
+    }
+    rng = np.random.default_rng(0)
+    steps, resets = 300, [100, 200]
+    args, refs = [], {}
+    for name, ckpt in checkpoints.items():
+        bundle = export_checkpoint(ckpt, tmp_path / f"{name}.onnx", ExportOptions(parity_steps=50)).path
+        obs_dim = read_bundle_metadata(bundle).obs_dim
+        obs = (rng.normal(0.0, 1.5, (steps, obs_dim))).astype(np.float32)
+        dts = 0.05 * rng.uniform(0.7, 1.3, steps)
+        np.savez(tmp_path / f"{name}_in.npz", obs=obs, resets=np.array(resets), dt=dts)
+        args += [str(bundle), str(tmp_path / f"{name}_in.npz"), str(tmp_path / f"{name}_out.npz")]
+        refs[name] = _torch_replay(ckpt, obs, resets, dts)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", _REPLAY, *args], env=env, capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    for name, ref in refs.items():
+        got = np.load(tmp_path / f"{name}_out.npz")
+        assert np.std(ref["actions"]) > 1e-3, f"{name}: a trivial model proves nothing"
+        for key, atol in (("actions", 1e-4), ("states", 1e-4), ("stds", 1e-4)):
+            assert got[key].shape == ref[key].shape, (name, key)
+            np.testing.assert_allclose(got[key], ref[key], rtol=1e-4, atol=atol, err_msg=f"{name}: {key}")
