@@ -148,3 +148,15 @@ def test_colored_noise_unit_variance_more_correlated_with_beta_and_deterministic
         y = colored_noise(np.random.default_rng(0), beta, (30, 4000, 1))
         np.testing.assert_array_equal(x, y)
     assert abs(corr[0]) < 0.03 and corr[0] < corr[1] < corr[2]
+
+
+def test_noise_table_draws_coloured_unit_variance_windows_deterministically():
+    from rnn_control.runtime.planners.noise import NoiseTable
+
+    table = NoiseTable(seed=1, per_draw=32 * 2000)
+    for beta, lag in ((0.0, (-0.03, 0.03)), (2.0, (0.85, 0.95))):
+        out = np.zeros((30, 2000, 1), np.float32)
+        table.draw(np.random.default_rng(5), beta, out)
+        again = table.draw(np.random.default_rng(5), beta, np.zeros_like(out))
+        np.testing.assert_array_equal(out, again)
+        assert abs(out.std() - 1.0) < 0.05 and lag[0] < np.mean(out[1:] * out[:-1]) < lag[1]

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from rnn_control.runtime.planners.costs import Cost
-from rnn_control.runtime.planners.noise import colored_noise
+from rnn_control.runtime.planners.noise import NoiseTable
 from rnn_control.scenario.mpc import MpcConfig
 
 OK, TRUNCATED, LATE, NO_VALID = "ok", "truncated", "late", "no_valid"
@@ -71,6 +71,8 @@ class Planner:
         self.sigma = (config.noise_std * half).astype(np.float32)  # per action dim, model units
         self.center = np.clip(0.0, self.low, self.high).astype(np.float32)
         self._noise = np.zeros(model.actions.shape, dtype=np.float32)
+        steps = model.actions.shape[0]
+        self._table = NoiseTable(config.seed, 2 * (steps // 2 + 1) * self._noise[0].size)
         self._iter_seconds = 0.0
         self.reset()
 
@@ -84,7 +86,7 @@ class Planner:
     def sample(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         """Candidates ``clip(mean + std * noise)`` written into the model's buffer ``[H, N, a]``."""
         buf = self.model.actions
-        colored_noise(self.rng, self.config.noise_beta, buf.shape, out=self._noise)
+        self._table.draw(self.rng, self.config.noise_beta, self._noise)
         np.multiply(self._noise, std[:, None, :] if std.ndim == 2 else std, out=buf)
         buf += mean[:, None, :]
         np.clip(buf, self.low, self.high, out=buf)

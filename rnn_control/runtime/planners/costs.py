@@ -23,7 +23,7 @@ import numpy as np
 from rnn_control.errors import ConfigError
 from rnn_control.scenario.mpc import CostConfig, CostTerm
 
-TWO_PI = 2.0 * np.pi
+TWO_PI = 2.0 * float(np.pi)
 
 
 @dataclass
@@ -52,6 +52,13 @@ CustomCost = Callable[[np.ndarray, np.ndarray, CostContext], np.ndarray]
 def wrap(x: np.ndarray) -> np.ndarray:
     """Angles to ``[-pi, pi)``."""
     return (x + np.pi) % TWO_PI - np.pi
+
+
+def wrap_near(d: np.ndarray) -> np.ndarray:
+    """Angle differences to ``[-pi, pi]``, in place (the difference of two angles in ``[-pi, pi]``
+    lies in ``[-2 pi, 2 pi]``: one rounding step is exact and cheaper than a modulo)."""
+    d -= TWO_PI * np.rint(d * (1.0 / TWO_PI))
+    return d
 
 
 def load_function(spec: str, where: str = "mpc.cost.function") -> CustomCost:
@@ -103,44 +110,54 @@ class Cost:
         kinds = {k for k, _ in located}
         if len(kinds) > 1:
             raise ConfigError(f"{where}: fields {term.names} mix observations and commands")
-        side, cols = kinds.pop(), [c for _, c in located]
-        is_angle = term.angle or (len(cols) == 2 and term.kind in ("angle", "rate"))
-        if side == "act" and len(cols) == 2 and term.kind in ("angle", "rate"):
+        side, cols = kinds.pop(), tuple(c for _, c in located)
+        from_pair = len(cols) == 2 and term.kind in ("angle", "rate")
+        if side == "act" and from_pair:
             raise ConfigError(f"{where}: an angle from [cos, sin] needs observation fields")
-        w, target = float(term.weight), float(term.target)
+        is_angle = term.angle or from_pair or term.kind == "angle"
+        w, target = float(term.weight), float(term.target)  # Python floats keep the arrays' dtype
+        inv_dt = 1.0 / self.dt
 
-        def value(x: np.ndarray) -> np.ndarray:  # [.., M] of the term's quantity
-            if len(cols) == 2 and term.kind in ("angle", "rate"):
-                return np.arctan2(x[..., cols[1]], x[..., cols[0]])
-            return x[..., cols[0]]
+        def value(x: np.ndarray, cache: dict) -> np.ndarray:  # [.., M] of the term's quantity
+            if not from_pair:
+                return x[..., cols[0]]
+            key = (id(x), cols)  # atan2 once per call for every term reading the same pair
+            if key not in cache:
+                cache[key] = np.arctan2(x[..., cols[1]], x[..., cols[0]])
+            return cache[key]
 
         if term.kind == "distance":
 
-            def fn(x: np.ndarray, first: np.ndarray) -> np.ndarray:
-                return w * np.sqrt(np.sum((x[..., cols] - target) ** 2, axis=-1))
+            def fn(x: np.ndarray, first: np.ndarray, cache: dict) -> np.ndarray:
+                return w * np.sqrt(np.sum(np.square(x[..., list(cols)] - target), axis=-1))
         elif term.kind == "rate":
 
-            def fn(x: np.ndarray, first: np.ndarray) -> np.ndarray:
-                v = value(x)
-                prev = np.concatenate([np.broadcast_to(value(first), v[:1].shape), v[:-1]])
-                d = v - prev
-                return w * np.square((wrap(d) if is_angle else d) / self.dt)
+            def fn(x: np.ndarray, first: np.ndarray, cache: dict) -> np.ndarray:
+                v = value(x, cache)
+                d = np.diff(v, axis=0, prepend=np.broadcast_to(value(first, cache), v[:1].shape))
+                if is_angle:
+                    d = wrap_near(d)
+                d *= inv_dt
+                return w * np.square(d, out=d)
         elif term.kind == "barrier":
             lo = -np.inf if term.low is None else float(term.low)
             hi = np.inf if term.high is None else float(term.high)
 
-            def fn(x: np.ndarray, first: np.ndarray) -> np.ndarray:
-                v = value(x)
+            def fn(x: np.ndarray, first: np.ndarray, cache: dict) -> np.ndarray:
+                v = value(x, cache)
                 return w * (np.square(np.maximum(lo - v, 0.0)) + np.square(np.maximum(v - hi, 0.0)))
         elif term.kind == "linear":
 
-            def fn(x: np.ndarray, first: np.ndarray) -> np.ndarray:
-                return w * (value(x) - target)
+            def fn(x: np.ndarray, first: np.ndarray, cache: dict) -> np.ndarray:
+                return w * (value(x, cache) - target)
         else:  # quadratic, angle
 
-            def fn(x: np.ndarray, first: np.ndarray) -> np.ndarray:
-                d = value(x) - target
-                return w * np.square(wrap(d) if is_angle or term.kind == "angle" else d)
+            def fn(x: np.ndarray, first: np.ndarray, cache: dict) -> np.ndarray:
+                v = value(x, cache)
+                d = v - target
+                if is_angle and (target != 0 or not from_pair):  # atan2 is already in [-pi, pi]
+                    d = wrap(d)
+                return w * np.square(d, out=d)
 
         return side, fn
 
@@ -160,15 +177,21 @@ class Cost:
         """One cost per candidate ``[M]`` (``inf`` where the prediction is not finite)."""
         horizon, m = obs.shape[:2]
         obs_w, act_w = self.step_weights(horizon)
-        per_obs = np.zeros((horizon, m))
-        per_act = np.zeros((horizon, m))
+        cache: dict = {}
+        per_obs = per_act = None
         with np.errstate(invalid="ignore", over="ignore"):
             for side, fn in self._terms:
                 if side == "obs":
-                    per_obs += fn(obs, obs0)
+                    c = fn(obs, obs0, cache)
+                    per_obs = c if per_obs is None else per_obs + c
                 else:
-                    per_act += fn(actions, prev_action)
-            total = (per_obs * obs_w).sum(0) + (per_act * act_w).sum(0)
+                    c = fn(actions, prev_action, cache)
+                    per_act = c if per_act is None else per_act + c
+            total = np.zeros(m, dtype=np.float64)
+            if per_obs is not None:
+                total += np.einsum("hm,h->m", per_obs, obs_w[:, 0].astype(per_obs.dtype), dtype=np.float64)
+            if per_act is not None:
+                total += np.einsum("hm,h->m", per_act, act_w[:, 0].astype(per_act.dtype), dtype=np.float64)
             if self.function is not None:
                 ctx = CostContext(obs0, prev_action, self.dt, self.observation_names, self.action_names)
                 extra = np.asarray(self.function(obs, actions, ctx), dtype=np.float64).reshape(-1)
@@ -178,6 +201,10 @@ class Cost:
                         f"expected [{m}] (one cost per candidate)"
                     )
                 total = total + extra
-        bad = ~np.isfinite(obs).all(axis=(0, 2)) | ~np.isfinite(total)
+            # one reduction per candidate finds NaN/inf anywhere in its prediction (an overflowing
+            # sum counts as non-finite too: conservative)
+            h, mm, o = obs.shape
+            sums = obs.reshape(h, mm * o).sum(axis=0).reshape(mm, o).sum(axis=1)  # fast axis order
+            bad = ~np.isfinite(sums) | ~np.isfinite(total)
         total[bad] = np.inf
         return total
