@@ -90,6 +90,7 @@ def run_fault_loop(
             )
     finally:
         probe.close()
+        rclpy.try_shutdown()
         for name, node in (("bridge", bridge), ("monitor", monitor)):
             node.stop()
             run.logs[name] = node.log()

@@ -41,6 +41,7 @@ def _publish(n: int):
             cmd.publish(Float64MultiArray(data=[10.0 * i]))
             p.spin_for(0.015)
         p.spin_for(0.5)
+    rclpy.try_shutdown()  # the next test's rclpy.init() must find no context
 
 
 def test_a_recording_over_dds_reads_back(tmp_path):
