@@ -39,6 +39,8 @@ MAX_HORIZON = 1000
 
 @dataclass
 class PlanningExportOptions:
+    """How to export a planning bundle (``rnn-control export --planning K H``)."""
+
     batch: int = 256
     horizon: int = 30
     graph: str = "unrolled"  # unrolled | loop

@@ -45,6 +45,7 @@ class MemberWeights:
 
     @property
     def hidden(self) -> int:
+        """Hidden size of the recurrent layers."""
         return self.layers[0][1].shape[1]
 
 

@@ -81,6 +81,7 @@ class EnsembleDynamicsModel(DynamicsModel):
         self.head = nn.Identity()  # features() already returns the head's output
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
+        """Zero state ``[layers, batch, hidden]`` (``(h, c)`` for LSTM members)."""
         device = device if device is not None else self.w_ih[0].device
         shape = (self.num_layers, batch_size, self.hidden_size)
         return tuple(torch.zeros(shape, device=device) for _ in range(2 if self.cell == "lstm" else 1))
@@ -161,6 +162,7 @@ class EnsembleDynamicsModel(DynamicsModel):
         return centre, spread
 
     def predict_inference(self, obs_act: Tensor, state: State, dt: Tensor | None = None):
+        """Not available: an ensemble has no single-model bundle."""
         raise NotImplementedError(
             "an ensemble exports as a planning bundle only: rnn-control export CHECKPOINT --planning"
         )

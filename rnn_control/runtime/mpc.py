@@ -36,7 +36,10 @@ from rnn_control.scenario.mpc import MpcConfig
 
 log = logging.getLogger("rnn_control.runtime")
 
-FAULTS = ("bad_observation_length", "non_finite_observation", "non_finite_state", "runtime_error", "no_valid")
+FAULTS = (
+    "bad_observation_length", "non_finite_observation", "non_finite_state", "runtime_error", "no_valid",
+    "bad_dt",
+)  # fmt: skip
 MPC_COUNTERS = ("solves", "deadline_misses", "truncated", "invalid_candidates", "resets")
 
 
@@ -125,6 +128,9 @@ class MpcController:
         ``time.perf_counter()`` by which the plan must be ready (default: ``config.deadline``
         of the control period from now; none if that is 0)."""
         start = time.perf_counter()
+        if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+            self._faults["bad_dt"] += 1
+            dt = None
         if deadline is None and self.config.deadline > 0:
             deadline = start + self.config.deadline * self.control_period
         try:
@@ -179,6 +185,7 @@ class MpcController:
         self._mpc["resets"] += 1
 
     def safe_command(self) -> np.ndarray:
+        """The bundle's safe command (a new array)."""
         return self.safety.safe_command()
 
     @property
