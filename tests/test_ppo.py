@@ -163,8 +163,11 @@ def test_ppo_discrete_actions_and_mlp_and_time_aware_cell(tmp_path):
     assert not torch.allclose(a1, a2)  # the time-aware policy uses dt
 
 
+@pytest.mark.slow
 def test_ppo_learns_cartpole_without_velocities(tmp_path):
-    """A short run must clearly beat the untrained policy (~10-40 steps balanced)."""
+    """A short run must clearly beat the untrained policy (~10-40 steps balanced). ~30 s, so slow;
+    the default run has recurrent PPO learning a memory task in test_recurrence_helps.py and
+    discrete actions in test_ppo_discrete_actions_and_mlp_and_time_aware_cell."""
     sc = load_scenario("cartpole_novel", {"policy": {"total_steps": 30_000, "eval_every": 0}})
     res = train_ppo(sc, tmp_path, progress=False, tensorboard=False)
     assert res.final_eval_return > 150, res
