@@ -130,3 +130,43 @@ def test_demo_quick_interrupted_then_resumed_end_to_end(tmp_path):
     # --- a third run reuses everything (nothing trained, no nodes started) ---------------------------
     res = subprocess.run(_demo_cmd(run), env=_env(), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "(pid " not in res.stdout and res.stdout.count("reusing") == 6, res.stdout
+
+
+@pytest.mark.parametrize("scenario", ["arm3_reach", pytest.param("pendulum_novel", marks=pytest.mark.slow)])
+def test_demo_quick_per_scenario_io_returns_match_in_process(tmp_path, scenario):
+    """arm3_reach (own MJCF, 3 joints, position mode + PD): the closed loop runs over JointState +
+    the target vector, the policy node steps once both arrived (trigger all), the recorder keeps
+    the policy node's assembled observation, the latency starts at the bridge's JointState.
+    pendulum_novel: the vector loop as it always was. Both: the returns over ROS match the
+    in-process ones per episode (real time: a late command would move them, hence a tolerance)."""
+    run = tmp_path / scenario
+    res = subprocess.run(
+        [*_demo_cmd(run), "--scenario", scenario], env=_env(), capture_output=True, text=True, timeout=400
+    )
+    text = res.stdout + res.stderr
+    assert res.returncode == 0, text
+    summary = json.loads((run / "summary.json").read_text())
+    r = summary["returns"]
+    assert len(r["ros_returns"]) == 2
+    assert all(math.isfinite(x) for x in r["ros_returns"] + r["random_returns"])
+    # real time: a late command moves a return (arm3, full run: one moved it by 0.11)
+    tolerance = 1.0 if scenario == "arm3_reach" else ROS_RETURN_TOLERANCE
+    assert r["max_abs_episode_difference"] <= tolerance, r
+    assert summary["latency_ms"]["count"] >= 100 and summary["latency_ms"]["p50"] > 0
+    io = summary["closed_loop_io"]
+    rec = json.loads((run / "closed_loop" / "recording.json").read_text())
+    closed = json.loads((run / "closed_loop" / "closed_loop.json").read_text())
+    assert closed["all_finite"] and closed["predictions_live"] > 0 and rec["predictions"]
+    bag = (run / "closed_loop" / "recording" / "metadata.yaml").read_text()
+    md = (run / "summary.md").read_text()
+    if scenario == "arm3_reach":
+        assert "joint_state on joint_states" in text, text
+        assert io["robot"] and io["trigger"] == "all" and io["inputs"]["joint_state"] == "joint_states"
+        assert summary["latency_from"].startswith("JointState published by the sim bridge")
+        assert len(rec["observations"][0]) == 8 and rec["observation_names"][0] == "shoulder_pos"
+        assert rec["prediction_names"] == rec["observation_names"]
+        assert "joint_states" in bag and "JointState published" in md
+    else:
+        assert not io["robot"] and io["inputs"] == {"vector": "observation"}
+        assert summary["latency_from"] == "observation published by the sim bridge"
+        assert rec["prediction_names"] == ["cos_theta", "sin_theta"] and "joint_states" not in bag

@@ -12,8 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--run-dir", default=None, help="run folder (default runs/demo, or runs/demo-quick with --quick)"
     )
+    from rnn_control.demo.settings import DEFAULT_SCENARIO
+
     parser.add_argument(
-        "--scenario", default="pendulum_novel", help="scenario name or YAML path (default pendulum_novel)"
+        "--scenario",
+        default=DEFAULT_SCENARIO,
+        help=f"scenario name or YAML path (default {DEFAULT_SCENARIO})",
     )
     parser.add_argument(
         "--episodes", type=int, default=None, help="closed-loop episodes over ROS (default 5; quick 2)"

@@ -6,6 +6,7 @@ on error and on Ctrl-C (SIGINT, then SIGTERM, then SIGKILL)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rnn_control.atomic import write_json_atomic
+from rnn_control.demo.loop_io import POLICY_NODE, LoopIO, loop_io, prediction_columns
 from rnn_control.demo.preflight import repo_root
 from rnn_control.demo.processes import ProcessGroup
 from rnn_control.demo.stages import DemoContext, StageResult
@@ -27,7 +29,10 @@ PREDICTION_TOPIC = "/dynamics_monitor/prediction"
 # connected, but the recorder may still be discovering the bridge's topics then, so the first
 # episode can be recorded partly. It is reported but not compared (its seed is settings.seed - 1,
 # so episode k of the comparison has seed settings.seed + k as in the in-process evaluation).
+# Short episodes (arm3_reach: 2.5 s) get as many warm-ups as cover WARMUP_SECONDS (seeds
+# settings.seed - n .. settings.seed - 1), measured from the in-process evaluation's lengths.
 WARMUP_EPISODES = 1
+WARMUP_SECONDS = 5.0
 BAG = "recording"  # the recorder's rosbag2 folder (MCAP) beside recording.json
 # Log lines that say a node is up (configured and listening).
 READY_LINES = {
@@ -49,33 +54,55 @@ def node_env(domain_id: int) -> dict[str, str]:
     return env
 
 
-def node_commands(ctx: DemoContext) -> list[tuple[str, str, list[str]]]:
+def bundle_io(ctx: DemoContext) -> LoopIO:
+    """The loop's topics and node parameters for the run's policy bundle (see :mod:`loop_io`)."""
+    from rnn_control.runtime import read_bundle_metadata
+
+    return loop_io(read_bundle_metadata(ctx.run.policy_bundle), OBSERVATION_TOPIC, COMMAND_TOPIC)
+
+
+def warmup_episodes(ctx: DemoContext, period: float) -> int:
+    """Warm-up episodes: one, or as many as cover :data:`WARMUP_SECONDS` of short episodes."""
+    path = ctx.run.evaluate_dir / "evaluation.json"
+    try:
+        steps = max(json.loads(path.read_text()).get("policy_lengths") or [0])
+    except (OSError, json.JSONDecodeError, TypeError, ValueError):
+        steps = 0
+    if not steps or period <= 0:
+        return WARMUP_EPISODES
+    return max(WARMUP_EPISODES, math.ceil(WARMUP_SECONDS / (steps * period) - 1e-9))
+
+
+def node_commands(
+    ctx: DemoContext, io: LoopIO | None = None, warmup: int = WARMUP_EPISODES
+) -> list[tuple[str, str, list[str]]]:
     """(name, module, ros args) of every process (recorder, monitor, policy node, sim bridge)."""
     run, s = ctx.run, ctx.settings
+    io = io or bundle_io(ctx)
     p = lambda k, v: ["-p", f"{k}:={v}"]  # noqa: E731
+    ps = lambda params: [a for k, v in params.items() for a in p(k, v)]  # noqa: E731
     policy, dynamics = str(run.policy_bundle.resolve()), str(run.dynamics_bundle.resolve())
     out = str((run.closed_loop_dir / "recording.json").resolve())
     bag = str((run.closed_loop_dir / BAG).resolve())
-    n_episodes = s.episodes + WARMUP_EPISODES
+    n_episodes = s.episodes + warmup
+    joint_states = p("joint_state_topic", io.latency_topic) if io.latency_topic else []
     return [
         ("recorder", "rnn_control.ros.topic_recorder", [
-            *p("output", out), *p("episodes", n_episodes), *p("observation_topic", OBSERVATION_TOPIC),
+            *p("output", out), *p("episodes", n_episodes), *p("observation_topic", io.observation_topic),
             *p("command_topic", COMMAND_TOPIC), *p("prediction_topic", PREDICTION_TOPIC),
-            *p("episode_return_topic", "/sim_bridge/episode_return"), *p("bag", bag),
+            *p("episode_return_topic", "/sim_bridge/episode_return"), *p("bag", bag), *joint_states,
         ]),
         ("dynamics_monitor", "rnn_control.ros.dynamics_monitor_node", [
-            "-r", "__node:=dynamics_monitor", *p("bundle", dynamics),
-            *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+            "-r", "__node:=dynamics_monitor", *p("bundle", dynamics), *ps(io.monitor_params),
         ]),
         ("policy_node", "rnn_control.ros.policy_node", [
-            "-r", "__node:=policy_node", *p("bundle", policy), *p("autostart", "true"), *p("mode", "event"),
-            *p("fade_in", 0.0), *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+            "-r", f"__node:={POLICY_NODE}", *p("bundle", policy), *p("autostart", "true"),
+            *p("mode", "event"), *ps(io.policy_params),
         ]),
         ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
             "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"),
-            *p("seed", s.seed - WARMUP_EPISODES), *p("max_episodes", n_episodes),
-            *p("policy_reset_service", "/policy_node/reset"),
-            *p("vector_topic", OBSERVATION_TOPIC), *p("command_topic", COMMAND_TOPIC),
+            *p("seed", s.seed - warmup), *p("max_episodes", n_episodes),
+            *p("policy_reset_service", f"/{POLICY_NODE}/reset"), *ps(io.bridge_params),
         ]),
     ]  # fmt: skip
 
@@ -104,16 +131,20 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     recording_path.unlink(missing_ok=True)
     shutil.rmtree(out_dir / BAG, ignore_errors=True)  # the recorder never overwrites a bag
     period = _control_period(ctx)
+    io = bundle_io(ctx)
+    warmup = warmup_episodes(ctx, period)
     max_steps = int(ctx.scenario.env.max_episode_steps or 200)
-    budget = 60.0 + (s.episodes + WARMUP_EPISODES) * max_steps * period * 1.5
+    budget = 60.0 + (s.episodes + warmup) * max_steps * period * 1.5
     ctx.say(
         f"starting 3 nodes + recorder on ROS domain {ctx.domain_id} "
-        f"(real time, {WARMUP_EPISODES} warm-up + {s.episodes} episodes)"
+        f"(real time, {warmup} warm-up + {s.episodes} episodes); in: "
+        + ", ".join(f"{g} on {t}" for g, t in io.topics.items())
+        + (", a step once every group has a new message" if io.policy_params.get("trigger") == "all" else "")
     )
     group = ProcessGroup(node_env(ctx.domain_id), out_dir / "logs")
     t0 = time.monotonic()
     try:
-        _start_in_order(ctx, group, node_commands(ctx))
+        _start_in_order(ctx, group, node_commands(ctx, io, warmup))
         recorder = next(n for n in group.nodes if n.name == "recorder")
         last_seen = -1
         while recorder.alive():
@@ -133,11 +164,7 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
             if seen > last_seen:
                 last_seen = seen
                 if seen:
-                    what = (
-                        "warm-up episode"
-                        if seen <= WARMUP_EPISODES
-                        else f"episode {seen - WARMUP_EPISODES}/{s.episodes}"
-                    )
+                    what = "warm-up episode" if seen <= warmup else f"episode {seen - warmup}/{s.episodes}"
                     ctx.say(f"  {what} done")
             time.sleep(0.2)
         # the bridge ends by itself after its last episode, like the recorder: let it finish
@@ -152,7 +179,17 @@ def run_closed_loop(ctx: DemoContext) -> StageResult:
     if not recording_path.is_file():
         raise RnnControlError(f"closed loop: the recorder wrote nothing; see {out_dir / 'logs'}")
     recording = json.loads(recording_path.read_text())
+    recording.update(
+        warmup_episodes=warmup,
+        observation_sources=io.observation_sources,
+        observation_names=io.observation_names,
+        command_names=io.command_names,
+        latency_from=io.latency_from,
+    )
+    if not io.latency_topic:
+        recording.pop("sensor_times", None)  # the latency runs from the observation topic
     summary = summarize(recording, period)
+    summary["io"] = io.describe()
     summary["processes"] = stopped
     summary["wall_s"] = round(time.monotonic() - t0, 2)
     if not summary["returns"]:
@@ -183,8 +220,12 @@ def _episodes_done(path: Path) -> int:
 
 def step_latencies_ms(recording: dict[str, Any]) -> list[float]:
     """Per step: observation published (sim bridge) -> command published (policy node), from the
-    middleware's source timestamps; each command pairs with the latest observation before it."""
-    obs_t = np.asarray(recording.get("observation_times", []), dtype=np.int64)
+    middleware's source timestamps; each command pairs with the latest observation before it.
+    A recording with ``sensor_times`` (a robot bundle's JointState, published by the sim bridge
+    as the last message of each sample) measures from those instead: its observation vector is the
+    one the policy node assembled and published after its step."""
+    start = recording.get("sensor_times") or recording.get("observation_times", [])
+    obs_t = np.asarray(start, dtype=np.int64)
     cmd_t = np.asarray(recording.get("command_times", []), dtype=np.int64)
     if not obs_t.size or not cmd_t.size:
         return []
@@ -201,7 +242,8 @@ def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
     lat = np.asarray(step_latencies_ms(recording), dtype=float)
     recording["latencies_ms"] = lat.tolist()
     all_returns = [float(r) for r in recording.get("returns", [])]
-    returns = all_returns[WARMUP_EPISODES:]
+    warmup = int(recording.get("warmup_episodes", WARMUP_EPISODES))
+    returns = all_returns[warmup:]
     keys = ("p50", "p99", "max", "mean")
     stats: dict[str, Any] = dict.fromkeys(keys, float("nan"))
     if lat.size:
@@ -215,10 +257,11 @@ def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
     policy_diag = [d for d in recording.get("diagnostics", []) if "policy" in d.get("name", "")]
     return {
         "returns": returns,
-        "warmup_returns": all_returns[:WARMUP_EPISODES],
+        "warmup_returns": all_returns[:warmup],
         "return_mean": float(np.mean(returns)) if returns else float("nan"),
         "return_std": float(np.std(returns)) if returns else float("nan"),
         "latency_ms": stats,
+        "latency_from": recording.get("latency_from", "observation published by the sim bridge"),
         "observations": len(recording.get("observations", [])),
         "commands": len(recording.get("commands", [])),
         "predictions_live": len(recording.get("predictions", [])),
@@ -232,13 +275,25 @@ def summarize(recording: dict[str, Any], period: float) -> dict[str, Any]:
 def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[str, Any]) -> None:
     """Pair each live prediction with the observation that followed it; if the monitor
     published none, replay the recorded (observation, command) stream through the dynamics
-    bundle with the runtime, exactly as the monitor would."""
+    bundle with the runtime, exactly as the monitor would. The dynamics bundle predicts its own
+    sensor fields; each is found among the recorded columns by its source."""
+    from rnn_control.runtime import read_bundle_metadata
+
     obs = np.asarray(recording.get("observations", []), dtype=float)
     obs_t = np.asarray(recording.get("observation_times", []), dtype=np.int64)
     cmd_t = np.asarray(recording.get("command_times", []), dtype=np.int64)
     starts = set(recording.get("episode_bounds", [0]))
+    sources = recording.get("observation_sources") or [f"vector/{i}" for i in range(obs.shape[-1])]
+    cols = prediction_columns(sources, read_bundle_metadata(ctx.run.dynamics_bundle))
+    if cols is None or obs.ndim != 2 or (cols and max(cols) >= obs.shape[1]):
+        summary["prediction_source"] = "none: the recording lacks a field the dynamics bundle predicts"
+        recording["predictions"] = []
+        return
+    names = recording.get("observation_names") or sources
+    recording["prediction_names"] = [names[c] for c in cols]
+    target = obs[:, cols]
     # The monitor publishes the predicted mean then its std: keep the mean.
-    preds = [p[: obs.shape[1]] for p in recording.get("predictions", [])] if len(obs) else []
+    preds = [p[: len(cols)] for p in recording.get("predictions", [])] if len(obs) else []
     if preds and cmd_t.size:
         # prediction <- the command that triggered it <- the observation that command answered;
         # its target is the observation after that one (same episode).
@@ -251,7 +306,7 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
             k for k in range(len(preds)) if c[k] >= 0 and 0 <= o[k] < len(obs) - 1 and o[k] + 1 not in starts
         ]
         recording["predictions"] = [preds[k] for k in keep]
-        recording["prediction_targets"] = [obs[o[k] + 1].tolist() for k in keep]
+        recording["prediction_targets"] = [target[o[k] + 1].tolist() for k in keep]
         recording["prediction_steps"] = [int(o[k] + 1) for k in keep]
         summary["prediction_source"] = "live, from the dynamics monitor node"
     else:
@@ -266,11 +321,10 @@ def _add_predictions(ctx: DemoContext, recording: dict[str, Any], summary: dict[
         for t in range(n - 1):
             if t in starts:
                 model.reset()
-            pred.append(
-                np.asarray(model.step(np.concatenate([obs[t], cmds[t]]).astype(np.float32)), float).tolist()
-            )
+            x = np.concatenate([target[t], cmds[t]]).astype(np.float32)
+            pred.append(np.asarray(model.step(x), float).tolist())
         recording["predictions"] = pred
-        recording["prediction_targets"] = obs[1:n].tolist()
+        recording["prediction_targets"] = target[1:n].tolist()
         recording["prediction_steps"] = list(range(1, n))
         summary["prediction_source"] = "replayed through the dynamics bundle (the monitor published none)"
     p, a = np.asarray(recording["predictions"]), np.asarray(recording["prediction_targets"])

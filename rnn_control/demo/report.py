@@ -48,8 +48,15 @@ def redeploy_commands(ctx: DemoContext) -> list[str]:
 
 
 def _legend(ax) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+    handles = ax.get_legend_handles_labels()[0]
+    if handles:
+        ax.legend(fontsize=6 if len(handles) > 6 else 7, ncol=2 if len(handles) > 8 else 1)
+
+
+def _names(names: list[str] | None, values: np.ndarray, prefix: str) -> list[str]:
+    """Column labels: the recorded field names where they fit, else ``<prefix>_<i>``."""
+    n = values.shape[1] if values.ndim == 2 else 0
+    return list(names) if names and len(names) == n else [f"{prefix}_{i}" for i in range(n)]
 
 
 def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> Path:
@@ -61,22 +68,26 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
     pred_actual = np.asarray(recording.get("prediction_targets", []), dtype=float)
     lat = np.asarray(recording.get("latencies_ms", []), dtype=float)
     period = float(recording.get("control_period", 0.05))
+    obs_names = _names(recording.get("observation_names"), obs, "obs")
+    cmd_names = _names(recording.get("command_names"), cmd, "command")
+    pred_names = _names(recording.get("prediction_names"), pred, "obs")
     fig, axes = plt.subplots(2, 2, figsize=(12, 7))
     ax = axes[0, 0]
     if obs.size:
         t = np.arange(len(obs)) * period
         for i in range(obs.shape[1]):
-            ax.plot(t, obs[:, i], lw=0.8, label=f"obs_{i}")
+            ax.plot(t, obs[:, i], lw=0.8, label=obs_names[i])
     for b in recording.get("episode_bounds", [])[1:]:
         ax.axvline(b * period, color="gray", lw=0.6, ls=":")
-    ax.set_title("observations received over ROS")
+    robot = bool(recording.get("sensor_times"))  # a robot bundle: the policy node's own input vector
+    ax.set_title("observations the policy node assembled" if robot else "observations received over ROS")
     ax.set_xlabel("time [s]")
     _legend(ax)
     ax = axes[0, 1]
     if cmd.size:
         t = np.arange(len(cmd)) * period
         for j in range(cmd.shape[1]):
-            ax.plot(t, cmd[:, j], lw=0.8, label=f"command {j}")
+            ax.plot(t, cmd[:, j], lw=0.8, label=cmd_names[j])
     ax.set_title("commands from the policy node")
     ax.set_xlabel("time [s]")
     _legend(ax)
@@ -86,9 +97,9 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
         steps = np.asarray(recording.get("prediction_steps") or np.arange(n))[:n]
         t = steps * period
         for i in range(pred.shape[1]):
-            (line,) = ax.plot(t, pred_actual[:n, i], lw=1.0, label=f"actual obs_{i}")
-            ax.plot(t, pred[:n, i], lw=1.0, ls="--", color=line.get_color(), label=f"predicted obs_{i}")
-        ax.set_title("dynamics monitor: one-step prediction vs actual")
+            (line,) = ax.plot(t, pred_actual[:n, i], lw=1.0, label=pred_names[i])
+            ax.plot(t, pred[:n, i], lw=1.0, ls="--", color=line.get_color())
+        ax.set_title("dynamics monitor: one-step prediction (dashed) vs actual")
     else:
         ax.text(0.5, 0.5, "no predictions recorded", ha="center", transform=ax.transAxes)
     ax.set_xlabel("time [s]")
@@ -100,7 +111,8 @@ def plot_closed_loop(recording: dict[str, Any], out: Path, title: str = "") -> P
         ax.axvline(p50, color="k", ls="--", label=f"p50 {p50:.2f} ms")
         ax.axvline(p99, color="tab:red", ls="--", label=f"p99 {p99:.2f} ms")
         ax.legend()
-    ax.set_title("observation published -> command published (per step)")
+    start = str(recording.get("latency_from") or "observation published").split(" (")[0]
+    ax.set_title(f"{start.replace(' by the sim bridge', '')} -> command published (per step)", fontsize=9)
     ax.set_xlabel("ms")
     if title:
         fig.suptitle(title)
@@ -140,6 +152,8 @@ def write_report(ctx: DemoContext) -> StageResult:
         "total_stage_seconds": round(total_s, 1),
         "returns": compare_returns(run.evaluate_dir / "evaluation.json", cl.get("returns")),
         "latency_ms": cl.get("latency_ms"),
+        "latency_from": cl.get("latency_from"),
+        "closed_loop_io": cl.get("io"),
         "parity": {k: v.get("parity") for k, v in ex.items() if isinstance(v, dict)},
         "dynamics_open_loop_nrmse": (stage_info["dynamics"] or {}).get("open_loop_nrmse"),
         "explain": {k: v for k, v in (stage_info["explain"] or {}).items() if k != "text"},
@@ -224,9 +238,19 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
         "## Closed loop",
         "",
     ]
+    io = summary.get("closed_loop_io") or {}
+    if io.get("inputs"):
+        inputs = ", ".join(f"{g} on `{t}`" for g, t in io["inputs"].items())
+        lines += [
+            f"Policy node inputs: {inputs}; it steps on {_trigger(io.get('trigger'))}; commands "
+            f"({', '.join(io.get('command_names') or [])}) as Float64MultiArray on `command`. "
+            f"The recorder keeps `{io.get('recorded_observation')}` as the observation.",
+            "",
+        ]
     if lat:
+        start = summary.get("latency_from") or "observation published by the sim bridge"
         lines.append(
-            "Per-step latency, observation published by the sim bridge -> command published by the "
+            f"Per-step latency, {start} -> command published by the "
             "policy node (DDS source timestamps; one hop + the node's step): "
             f"p50 {lat.get('p50'):.2f} ms, "
             f"p99 {lat.get('p99'):.2f} ms, max {lat.get('max'):.2f} ms over {lat.get('count')} steps."
@@ -258,6 +282,12 @@ def _markdown(ctx: DemoContext, summary: dict[str, Any], stage_info: dict[str, A
     lines += ["", "## Plots", ""] + [f"![{n}]({n})" for n in summary["files"] if n.endswith(".png")]
     lines += ["", "## Redeploy on a robot", "", "```bash", *summary["redeploy"], "```", ""]
     return "\n".join(lines)
+
+
+def _trigger(trigger: str | None) -> str:
+    if trigger == "all":
+        return "every sample once each sensor group has a new message (trigger all)"
+    return "each observation message"
 
 
 def _print_short(ctx: DemoContext, summary: dict[str, Any]) -> None:

@@ -8,7 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_SCENARIO = "pendulum_novel"
+# The demo on a robot: a planar 3-joint arm (sim/robots/arm3.xml, position mode + PD) reaching random
+# targets, over JointState. Within the pendulum's time on 2 cores (BENCHMARKS.md "Demo on a robot");
+# `--scenario pendulum_novel` is the vector-IO toy the demo started with.
+DEFAULT_SCENARIO = "arm3_reach"
 
 # A ~1-minute run: real training on a tiny budget, every stage exercised.
 QUICK_OVERRIDES: dict[str, Any] = {

@@ -38,6 +38,7 @@ def missing_part(exc: ModuleNotFoundError, module: str, what: str) -> StageUnava
 @dataclass
 class DemoContext:
     """What every stage gets: the settings, the scenario, the run folder, the ROS domain."""
+
     settings: DemoSettings
     scenario: Scenario
     run: RunFolder
@@ -115,6 +116,7 @@ def evaluate(ctx: DemoContext) -> StageResult:
     data = {
         "seed": s.seed,
         "policy_returns": policy.returns,
+        "policy_lengths": policy.lengths,
         "policy_mean": policy.mean,
         "policy_std": policy.std,
         "random_returns": random_returns,
@@ -126,7 +128,7 @@ def evaluate(ctx: DemoContext) -> StageResult:
         f"in-process evaluation: {policy.mean:.1f} +/- {policy.std:.1f}; random policy "
         f"{data['random_mean']:.1f} +/- {data['random_std']:.1f} ({s.eval_episodes} episodes)"
     )
-    return [path], {k: v for k, v in data.items() if not k.endswith("_returns")}
+    return [path], {k: v for k, v in data.items() if not k.endswith(("_returns", "_lengths"))}
 
 
 def random_policy_returns(scenario: Scenario, episodes: int, seed: int) -> list[float]:

@@ -10,6 +10,10 @@ published by the policy node (one DDS hop + the node's step), independent of whe
 gets to run.
 It exits by itself after ``episodes`` episode returns (0: run until SIGINT/SIGTERM).
 
+With ``joint_state_topic`` set (a robot's sensor_msgs/JointState, e.g. the sim bridge's) it also
+keeps each JointState's source timestamp (``sensor_times``): where the latency starts when the
+observation topic is one the policy node publishes after its step (its ``~/observation``).
+
 With ``bag`` set, every message it keeps also goes into a real rosbag2 recording (MCAP, the
 folder ``bag``; :mod:`rnn_control.bags.writer`), on the same topics with the receive time as log
 time: what ``ros2 bag info`` lists and ``rnn-control train-dynamics --bag`` learns from. The JSON
@@ -28,6 +32,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 
 from rnn_control.atomic import write_json_atomic
@@ -42,6 +47,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "command_topic": ("command", "std_msgs/Float64MultiArray commands"),
     "prediction_topic": ("", "std_msgs/Float64MultiArray dynamics predictions ('' : none)"),
     "episode_return_topic": ("/sim_bridge/episode_return", "std_msgs/Float64 episode returns"),
+    "joint_state_topic": ("", "sensor_msgs/JointState whose source timestamps to keep ('' : none)"),
     "bag": ("", "also write every message to this rosbag2 folder (MCAP); '' : JSON only"),
 }
 
@@ -58,7 +64,7 @@ class TopicRecorder(Node):
         self.data: dict[str, list] = {
             "observations": [], "observation_times": [], "commands": [], "command_times": [],
             "predictions": [], "prediction_times": [], "returns": [], "return_times": [],
-            "diagnostics": [],
+            "diagnostics": [], "sensor_times": [],
         }  # fmt: skip
         self.done = False
         self.bag = None
@@ -75,13 +81,17 @@ class TopicRecorder(Node):
             self.create_subscription(
                 Float64MultiArray, str(p("prediction_topic")), self._on_pred, best_effort
             )
+        if p("joint_state_topic"):
+            topic = str(p("joint_state_topic"))
+            self.create_subscription(JointState, topic, self._on_joint_state, best_effort)
         # the bridge's returns are latched: a recorder that matches late still gets every one
         self.create_subscription(Float64, str(p("episode_return_topic")), self._on_return, result_qos())
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
         self.get_logger().info(f"recording to {self.output}")
         self._topics = (str(p("observation_topic")), str(p("episode_return_topic")))
-        names = (p("observation_topic"), p("command_topic"), p("prediction_topic"), p("episode_return_topic"))
-        keys = ("obs", "cmd", "pred", "ret")
+        names = (p("observation_topic"), p("command_topic"), p("prediction_topic"), p("episode_return_topic"),
+                 p("joint_state_topic"))  # fmt: skip
+        keys = ("obs", "cmd", "pred", "ret", "joint")
         self._names = {k: self.resolve_topic_name(str(v)) if v else "" for k, v in zip(keys, names)}
         self._match_timer = self.create_timer(0.1, self._check_publishers)
 
@@ -112,6 +122,10 @@ class TopicRecorder(Node):
         self._record(self._names["pred"], ARRAY, msg)
         self.data["predictions"].append(list(msg.data))
         self.data["prediction_times"].append(int(info["source_timestamp"]))
+
+    def _on_joint_state(self, msg: JointState, info: dict) -> None:
+        self._record(self._names["joint"], "sensor_msgs/msg/JointState", msg)
+        self.data["sensor_times"].append(int(info["source_timestamp"]))
 
     def _on_return(self, msg: Float64, info: dict) -> None:
         self._record(self._names["ret"], "std_msgs/msg/Float64", msg)
