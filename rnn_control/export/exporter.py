@@ -24,7 +24,7 @@ import torch
 
 from rnn_control.contract.metadata import BundleMetadata
 from rnn_control.errors import BundleError, CheckpointError
-from rnn_control.export.layout import metadata_from_checkpoint
+from rnn_control.export.layout import command_affine, metadata_from_checkpoint
 from rnn_control.export.onnx_graph import DYNAMO, OPSET, export_graph, save_model, set_metadata
 from rnn_control.export.parity import Rollout, closed_loop_parity, recorded_parity, replay_parity
 from rnn_control.export.variants import op_counts, simplify, to_fp16, to_int8
@@ -96,7 +96,8 @@ def export_checkpoint(
     seed = scenario.seed if opts.seed is None else opts.seed
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rnn_control_export_") as tmp:
-        raw = export_graph(model, meta, Path(tmp) / "raw.onnx")
+        affine = command_affine(ckpt, model)
+        raw = export_graph(model, meta, Path(tmp) / "raw.onnx", command_affine=affine)
         proto = onnx.load(str(raw))
         simplified = False
         if opts.simplify:
@@ -106,7 +107,8 @@ def export_checkpoint(
             figures, rollout = recorded_parity(model, candidate, ckpt["parity_data"], opts.parity_steps)
         else:
             figures, rollout = closed_loop_parity(
-                model, candidate, scenario.env, opts.parity_steps, seed, progress=opts.progress
+                model, candidate, scenario.env, opts.parity_steps, seed, progress=opts.progress,
+                command_affine=affine,
             )
         worst = max(
             figures["max_abs_diff_output"], figures["max_abs_diff_state"], figures.get("max_abs_diff_std", 0)

@@ -52,3 +52,24 @@ def metadata_from_checkpoint(
         monitor=dict(ckpt.get("monitor") or {}) if kind == "dynamics" else {},
         version=__version__,
     )
+
+
+def command_affine(ckpt: dict[str, Any], model: nn.Module) -> tuple[list[float], list[float]] | None:
+    """``(scale, offset)`` of the commands a dynamics bundle takes, when its model was trained on
+    env actions (rollouts): the bundle's ``last_action/<i>`` inputs are commands, ``offset + scale *
+    env action`` (e.g. joint torques for a ctrl in [-1, 1]), so the graph maps them back. ``None``
+    when they are the same (scale 1, offset 0) or the model was trained on recorded commands (bags)."""
+    if ckpt.get("kind") != "dynamics" or ckpt.get("parity_data") is not None:
+        return None
+    scenario = scenario_from_dict(ckpt["config"])
+    space = ckpt["spaces"]["action"]
+    try:
+        _, action = bundle_layout(
+            scenario.io, int(model.obs_dim), space, "policy", fields=ckpt["spaces"].get("fields")
+        )
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint: {exc}") from None
+    scale, offset = [a.scale for a in action], [a.offset for a in action]
+    if all(v == 1.0 for v in scale) and all(v == 0.0 for v in offset):
+        return None
+    return scale, offset

@@ -37,7 +37,9 @@ DYNAMO = True
 class BundleGraph(nn.Module):
     """Adapter with the bundle's flat signature around ``act_inference`` / ``predict_inference``."""
 
-    def __init__(self, model: nn.Module, meta: BundleMetadata) -> None:
+    def __init__(
+        self, model: nn.Module, meta: BundleMetadata, command_affine: tuple[list, list] | None = None
+    ) -> None:
         super().__init__()
         self.model = model
         self.kind = meta.kind
@@ -45,9 +47,19 @@ class BundleGraph(nn.Module):
         self.time_aware = meta.time_aware
         self.has_std = meta.has_std
         self.n_state = (2 if meta.is_lstm else 1) if meta.stateful else 0
+        # dynamics bundles take commands; a model trained on env actions gets (command - offset) / scale
+        self.affine = command_affine is not None
+        if command_affine is not None:
+            scale, offset = command_affine
+            self.n_sensor = meta.obs_dim - len(scale)
+            self.register_buffer("cmd_scale", torch.tensor(scale, dtype=torch.float32).view(1, -1))
+            self.register_buffer("cmd_offset", torch.tensor(offset, dtype=torch.float32).view(1, -1))
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, ...]:
         obs = inputs[0]
+        if self.affine:
+            commands = (obs[:, self.n_sensor :] - self.cmd_offset) / self.cmd_scale
+            obs = torch.cat([obs[:, : self.n_sensor], commands], dim=-1)
         state = tuple(inputs[1 : 1 + self.n_state])
         dt = inputs[1 + self.n_state] if self.time_aware else None
         if self.kind == "policy":
@@ -85,15 +97,22 @@ def example_inputs(meta: BundleMetadata) -> tuple[Tensor, ...]:
     return tuple(args)
 
 
-def export_graph(model: nn.Module, meta: BundleMetadata, path: str | Path, opset: int = OPSET) -> Path:
+def export_graph(
+    model: nn.Module,
+    meta: BundleMetadata,
+    path: str | Path,
+    opset: int = OPSET,
+    command_affine: tuple[list, list] | None = None,
+) -> Path:
     """Export ``model`` (eval mode, CPU, float32) with ``meta`` embedded; checked with onnx.checker.
+    ``command_affine``: a dynamics model trained on env actions (see ``export.layout.command_affine``).
 
     Returns the written path. The file is written atomically (temp file + rename).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu().float()
-    graph = BundleGraph(model, meta).eval()
+    graph = BundleGraph(model, meta, command_affine).eval()
     inputs, outputs = io_names(meta)
     with tempfile.TemporaryDirectory(prefix="rnn_control_export_") as tmp:
         raw = Path(tmp) / "graph.onnx"

@@ -35,8 +35,12 @@ def closed_loop_parity(
     steps: int = 1000,
     seed: int = 0,
     progress: bool = False,
+    command_affine: tuple[list, list] | None = None,
 ) -> tuple[dict[str, Any], Rollout]:
-    """Step ``model`` and ``bundle`` side by side for ``steps`` env steps; returns figures and the inputs."""
+    """Step ``model`` and ``bundle`` side by side for ``steps`` env steps; returns figures and the
+    inputs. A dynamics bundle gets commands (``offset + scale * env action`` with
+    ``command_affine``), its model the env actions."""
+    affine = None if command_affine is None else [np.asarray(v, dtype=np.float32) for v in command_affine]
     from tqdm import tqdm
 
     from rnn_control.envs import make_env
@@ -58,9 +62,13 @@ def closed_loop_parity(
             # Seconds since the previous observation: a dt_jitter env reports it in info["dt"].
             dt = float(info.get("dt", dt_default))
             x = np.asarray(obs, dtype=np.float32).reshape(-1)
+            x_bundle = x
             if meta.kind == "dynamics":
                 command = env.action_space.sample()
-                x = np.concatenate([x, np.asarray(command, dtype=np.float32).reshape(-1)])
+                action = np.asarray(command, dtype=np.float32).reshape(-1)
+                x = np.concatenate([x, action])  # the model: env actions
+                sent = action if affine is None else affine[1] + affine[0] * action
+                x_bundle = np.concatenate([x_bundle, np.asarray(sent, dtype=np.float32)])  # commands
             dt_t = torch.full((1, 1), dt) if time_aware else None
             xt = torch.from_numpy(x).view(1, -1)
             if meta.kind == "policy":
@@ -68,13 +76,13 @@ def closed_loop_parity(
                 command = _to_env_action(out_t[0].numpy(), env.action_space)
             else:
                 out_t, std_t, state = model.predict_inference(xt, state, dt_t)
-            out = policy.step(x, dt)
+            out = policy.step(x_bundle, dt)
             max_out = max(max_out, float(np.abs(out - out_t[0].numpy()).max()))
             if meta.kind == "dynamics" and policy.last_std is not None:
                 max_std = max(max_std, float(np.abs(policy.last_std - std_t[0].numpy()).max()))
             for got, want in zip(policy.state, state):
                 max_state = max(max_state, float(np.abs(got - want.numpy()).max()))
-            rollout.inputs.append(x)
+            rollout.inputs.append(x_bundle)
             rollout.dts.append(dt)
             obs, _, terminated, truncated, info = env.step(command)
             if terminated or truncated or t == steps // 2 - 1:
