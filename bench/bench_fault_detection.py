@@ -66,7 +66,7 @@ def monitor_statistic(model, data, monitor) -> np.ndarray:
     from rnn_control.train.dynamics.calibrate import step_errors, windowed
 
     (errors,) = step_errors(model, data, monitor["std_floor"])
-    return windowed(errors, monitor["window"])
+    return windowed(errors[monitor.get("warmup", 0) :], monitor["window"])
 
 
 def main() -> None:
@@ -121,8 +121,9 @@ def main() -> None:
             for seed in range(args.seeds):
                 stat = monitor_statistic(model, run_in_process(load_scenario(name), 800, 100 + seed), monitor)
                 above = stat > threshold[0]
-                first = np.flatnonzero(above) + monitor["window"] - 1  # prediction index of the window's end
-                early += int(alarm_counts([stat[: 400 - monitor["window"] + 1]], threshold)[0])
+                skip = monitor.get("warmup", 0) + monitor["window"] - 1
+                first = np.flatnonzero(above) + skip  # prediction index of the window's end
+                early += int(alarm_counts([stat[: 400 - skip]], threshold)[0])
                 after = first[first >= 400]
                 # prediction k scores reading k+1; the first faulty reading is 401 (step 400)
                 delays.append((after[0] - 400 + 1) * PERIOD if len(after) else float("inf"))

@@ -64,7 +64,7 @@ def test_calibration_gives_the_requested_false_alarm_rate_on_fresh_nominal_data(
     target = 300.0  # per hour: resolvable on 16 x 10 s of calibration data (13 alarms)
     monitor = calibrate_monitor(model, calib, 0.05, window=10, false_alarms_per_hour=target)
     assert monitor["method"] == "empirical" and monitor["calibration_alarms_per_hour"] <= target
-    stats = [windowed(e, 10) for e in step_errors(model, fresh)]
+    stats = [windowed(e[monitor["warmup"] :], 10) for e in step_errors(model, fresh)]
     hours = sum(len(m) for m in stats) * 0.05 / 3600
     rate = alarm_counts(stats, np.array([monitor["threshold"]]))[0] / hours
     assert target / 3 <= rate <= target * 2, rate

@@ -142,6 +142,9 @@ class DynamicsMonitorNode(Node):
             self.factor = float(c.get("error_factor", self.factor))
             self.std_floor = float(c.get("std_floor", self.std_floor))
         self.errors: deque[float] = deque(maxlen=window)
+        # predictions scored before the alarm statistic starts (the state warms up, the streams settle)
+        self.warmup = int(self.calibration.get("warmup", 0))
+        self.scored = 0
         self.pending: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) of the next reading
         self.predictions = 0
         self.non_finite = 0
@@ -177,7 +180,9 @@ class DynamicsMonitorNode(Node):
         self.pending = None
         z = (self.assembler.obs[self.sensor_index] - mean) / np.maximum(std, self.std_floor)
         error = float(np.sqrt(np.mean(z * z)))
-        self.errors.append(error)
+        self.scored += 1
+        if self.scored > self.warmup:
+            self.errors.append(error)
         self.error_pub.publish(Float64(data=error))
         if self._evaluate()[0] != self.level:
             self._publish_diagnostics()  # a change of level goes out at once
@@ -192,6 +197,7 @@ class DynamicsMonitorNode(Node):
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and self.model.state_is_finite()):
             self.non_finite += 1
             self.model.reset()
+            self.scored = 0  # warm up again from the reset state
             self.pending = None
             return
         self.pending = (mean, std)

@@ -4,8 +4,10 @@ The statistic is the one the monitor node computes (:mod:`rnn_control.ros.dynami
 per step the RMS over the predicted fields of the normalised one-step error
 ``z = (reading - mean) / max(std, std_floor)``, averaged over the last ``window`` predictions.
 An alarm is raised when that mean rises above the threshold (and counted once until it falls
-back). The threshold is chosen so that, on nominal data the model never trained on, alarms come
-at most ``false_alarms_per_hour``:
+back). The first ``warmup`` predictions (default: one window) after a start do not count: the
+recurrent state is still filling and, over DDS, the first readings and commands may pair up out
+of order while the subscriptions settle. The threshold is chosen so that, on nominal data the
+model never trained on, alarms come at most ``false_alarms_per_hour``:
 
 - ``empirical``: the held-out data is long enough to see that many alarms; the threshold is the
   lowest one with at most the target count (the alarm count as a function of the threshold is
@@ -103,17 +105,20 @@ def calibrate_monitor(
     false_alarms_per_hour: float = 1.0,
     std_floor: float = 1e-3,
     error_factor: float = 2.0,
+    warmup: int | None = None,
 ) -> dict[str, Any]:
     """The bundle's ``monitor`` entry: statistic, window, threshold for the target false-alarm
     rate on nominal ``data`` (never trained on), and how it was found."""
     errors = step_errors(model, data, std_floor)
-    stats = [windowed(e, window) for e in errors]
+    warmup = window if warmup is None else warmup
+    stats = [windowed(e[warmup:], window) for e in errors]
     hours = sum(len(m) for m in stats) * period / 3600.0
     threshold, method, measured = calibrate_threshold(stats, hours, false_alarms_per_hour)
     values = np.concatenate(errors)
     return {
         "statistic": STATISTIC,
         "window": int(window),
+        "warmup": int(warmup),
         "threshold": threshold,
         "error_factor": float(error_factor),
         "std_floor": float(std_floor),
