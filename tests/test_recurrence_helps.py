@@ -69,7 +69,7 @@ def test_a_gru_dynamics_model_remembers_what_the_window_mlp_cannot_see(tmp_path)
                 "dynamics": {"model_type": kind, "window": WINDOW, "mlp_hidden": [64, 64],
                              "total_updates": 400, "batch_size": 16, "chunk_length": T, "burn_in": 0,
                              "lr": 1e-2, "loss": "mse", "checkpoint_every": 10**6, "log_every": 10**6,
-                             "eval_horizons": [2]}}  # fmt: skip
+                             "eval_horizons": [2], "monitor_window": 4}}  # fmt: skip
         trainer = DynamicsTrainer(load_scenario("pendulum_novel", over), tmp_path / kind, data=data,
                                   progress=False, tensorboard=False)  # fmt: skip
         trainer.train()
