@@ -159,3 +159,17 @@ def test_mpc_section_validation():
         from_dict(MpcConfig, {"cost": {"terms": [{"kind": "angle", "fields": ["a", "b", "c"]}]}}, "mpc")
     with pytest.raises(ConfigError, match="barrier: set low and/or high"):
         from_dict(MpcConfig, {"cost": {"terms": [{"kind": "barrier", "field": "a"}]}}, "mpc")
+
+
+@pytest.mark.parametrize("name", ["pendulum_novel", "inverted_pendulum_novel"])
+def test_shipped_mpc_sections_compile_against_their_scenarios_layout(name):
+    from rnn_control.contract.layout import bundle_layout
+    from rnn_control.envs import describe_env, make_env
+
+    sc = load_scenario(name)
+    assert sc.mpc.cost.terms, f"{name} ships no mpc cost"
+    env = make_env(sc.env)
+    spaces = describe_env(env)
+    env.close()
+    observation, action = bundle_layout(sc.io, spaces["observation"]["shape"][0], spaces["action"])
+    Cost(sc.mpc.cost, [f.name for f in observation], [f.name for f in action], dt=0.05)
