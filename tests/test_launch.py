@@ -177,24 +177,37 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
     procs = [
         NodeProcess("policy_node", {"bundle": bundle, **RS}, tmp_path, "policy_node", config, ns),
         NodeProcess("dynamics_monitor_node", {"bundle": dynamics}, tmp_path, "dynamics_monitor", config, ns),
-        NodeProcess("sim_bridge_node", {"bundle": bundle, **RS, "mode": "lockstep", "max_episodes": 2},
-                    tmp_path, "sim_bridge", config, ns),
     ]  # fmt: skip
     rclpy.init()
     probe = Probe("graph_probe")
     probe.watch_diagnostics()
     returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return", result_qos())
-    predictions = probe.collect(Float64MultiArray, f"{ns}/dynamics_monitor/prediction")
-    errors = probe.collect(Float64, f"{ns}/dynamics_monitor/prediction_error")
+    predictions: list = []
+    errors: list = []
+    monitor = f"{ns}/dynamics_monitor"
+    watch = [
+        probe.node.create_subscription(Float64MultiArray, f"{monitor}/prediction", predictions.append, 10),
+        probe.node.create_subscription(Float64, f"{monitor}/prediction_error", errors.append, 10),
+    ]
     try:
+        # The lockstep run can be over in a second: the probe must hear the monitor before it starts
+        # (it once got 24 of the monitor's 420 predictions, its subscriptions matched too late)
+        probe.spin_until(
+            lambda: all(s.get_publisher_count() > 0 for s in watch) or not all(p.alive() for p in procs),
+            60, "the monitor's topics",
+        )  # fmt: skip
+        bridge = {"bundle": bundle, **RS, "mode": "lockstep", "max_episodes": 2}
+        procs.append(NodeProcess("sim_bridge_node", bridge, tmp_path, "sim_bridge", config, ns))
         probe.spin_until(lambda: len(returns) == 2 or not procs[2].alive(), 90, "two episodes over ROS")
         probe.spin_until(lambda: probe.diag(f"{ns}/policy_node") is not None, 5, "policy diagnostics")
         assert len(returns) == 2, procs[2].log()
         expected = bundle_returns(bundle, 2)
         np.testing.assert_allclose([r.data for r in returns], expected, rtol=1e-6)
         # 400 steps; the monitor's inputs are best effort, so it may miss some when the lockstep
-        # loop outruns it (it predicted 273-400 here), but it must be live all along
-        assert len(predictions) > 200 and len(errors) > 200
+        # loop outruns it (it predicted 273-400 here), but it must be live all along. It may also
+        # still be working through what it received when the last return arrives: wait for it.
+        live = lambda: len(predictions) > 200 and len(errors) > 200  # noqa: E731
+        probe.spin_until(live, 20, "the monitor's predictions")
         assert np.isfinite([e.data for e in errors]).all()
         assert int(probe.diag(f"{ns}/policy_node")["watchdog_trips"]) == 0
         assert procs[2].proc.wait(10) == 0  # the bridge exits after max_episodes
