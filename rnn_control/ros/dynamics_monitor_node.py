@@ -20,7 +20,10 @@ command fields (``last_action/<i>``: element ``i`` of the command on ``command_t
 
 By default the model steps when a command arrives (``step_on: command``): it then has the
 reading the command was computed from and the command itself, the (obs_t, act_t) -> obs_t+1
-pairs it was trained on. This module imports only numpy, onnxruntime, yaml and rclpy.
+pairs it was trained on. Each command is paired with the newest reading (of the ``trigger`` group)
+published before it, by the DDS publish times, so a node that falls behind and takes readings and
+commands out of order still pairs them right; a command that overtook its reading waits for it.
+This module imports only numpy, onnxruntime, yaml and rclpy.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ class DynamicsMonitorNode(Node):
         for group in self.assembler.groups:
             topic = str(p(f"{group}_topic"))
             self.create_subscription(
-                SENSOR_MSG_TYPES[group], topic, lambda msg, g=group: self._on_sensor(g, msg), qos,
+                SENSOR_MSG_TYPES[group], topic, lambda msg, info, g=group: self._on_sensor(g, msg, info), qos,
                 event_callbacks=qos_warning_callbacks(self, topic),
             )  # fmt: skip
         if self.command_reader is not None:
@@ -145,7 +148,12 @@ class DynamicsMonitorNode(Node):
         # predictions scored before the alarm statistic starts (the state warms up, the streams settle)
         self.warmup = int(self.calibration.get("warmup", 0))
         self.scored = 0
-        self.pending: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) of the next reading
+        # readings of the trigger group (sequence, publish time ns, observation), the newest used by a
+        # prediction, and a command waiting for the reading it answers
+        self.readings: deque[tuple[int, int, np.ndarray]] = deque(maxlen=16)
+        self._seq = self._used = 0
+        self._waiting: tuple[np.ndarray, int] | None = None
+        self.pending: tuple[np.ndarray, np.ndarray, int] | None = None  # (mean, std, from reading seq)
         self.predictions = 0
         self.non_finite = 0
         self.anomaly_events = 0
@@ -158,27 +166,57 @@ class DynamicsMonitorNode(Node):
     def _param(self, name: str) -> Any:
         return parameter(self, name)
 
-    def _on_sensor(self, group: str, msg: Any) -> None:
+    def _on_sensor(self, group: str, msg: Any, info: Any = None) -> None:
         if not self.assembler.on_message(group, msg, self.get_clock().now().nanoseconds, time.monotonic()):
             return
-        if self.pending is not None and self.assembler.ready():
-            self._score_prediction()
-        if self.step_on == "sensor" and group == self.trigger:
-            self._predict()
+        if group != self.trigger or not self.assembler.ready():
+            return
+        self._seq += 1
+        sent = int(info["source_timestamp"]) if info else time.time_ns()
+        self.readings.append((self._seq, sent, self.assembler.obs.copy()))
+        self._score_next()
+        if self.step_on == "sensor":
+            self._predict(self._seq, self.assembler.obs)
+        elif self._waiting is not None:
+            self._pair(*self._waiting, force=True)
 
-    def _on_command(self, msg: Any) -> None:
+    def _on_command(self, msg: Any, info: Any = None) -> None:
         command = self.command_reader.read(msg)
         if command is None:
             return
         self.assembler.set_last_action(command)
         if self.step_on == "command":
-            self._predict()
+            self._pair(command, int(info["source_timestamp"]) if info else time.time_ns())
 
-    def _score_prediction(self) -> None:
-        """The pending prediction against the reading that arrived: publish the normalised error."""
-        mean, std = self.pending
+    def _pair(self, command: np.ndarray, sent: int, force: bool = False) -> None:
+        """Predict from the newest unused reading published before ``command`` was (publish times
+        from DDS): readings and commands travel on different paths, and a node that falls behind
+        takes them in any order. A command that overtook its reading waits for the next reading
+        (then, ``force``: paired with the newest unused reading whatever the clocks say)."""
+        unused = [r for r in self.readings if r[0] > self._used]
+        fit = [r for r in unused if r[1] <= sent] or (unused[-1:] if force else [])
+        if not fit:
+            self._waiting = (command, sent)
+            return
+        self._waiting = None
+        seq, _, obs = fit[-1]
+        self._used = seq
+        x = obs.copy()
+        a = self.assembler
+        x[a.feedback_index] = np.asarray(command, dtype=np.float64)[a.feedback_element]
+        self._predict(seq, x)
+        self._score_next()  # the reading after it may be here already
+
+    def _score_next(self) -> None:
+        """Score the pending prediction once the reading after the one it was made from is here."""
+        if self.pending is None:
+            return
+        mean, std, seq = self.pending
+        reading = next((r for r in self.readings if r[0] == seq + 1), None)
+        if reading is None:
+            return
         self.pending = None
-        z = (self.assembler.obs[self.sensor_index] - mean) / np.maximum(std, self.std_floor)
+        z = (reading[2][self.sensor_index] - mean) / np.maximum(std, self.std_floor)
         error = float(np.sqrt(np.mean(z * z)))
         self.scored += 1
         if self.scored > self.warmup:
@@ -187,11 +225,9 @@ class DynamicsMonitorNode(Node):
         if self._evaluate()[0] != self.level:
             self._publish_diagnostics()  # a change of level goes out at once
 
-    def _predict(self) -> None:
-        if not self.assembler.ready():
-            return
+    def _predict(self, seq: int, x: np.ndarray) -> None:
         t0 = time.perf_counter()
-        mean = np.asarray(self.model.step(self.assembler.obs), dtype=np.float64).copy()
+        mean = np.asarray(self.model.step(x), dtype=np.float64).copy()
         std = self.model.last_std
         std = np.ones_like(mean) if std is None else np.asarray(std, dtype=np.float64).copy()
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and self.model.state_is_finite()):
@@ -200,7 +236,7 @@ class DynamicsMonitorNode(Node):
             self.scored = 0  # warm up again from the reset state
             self.pending = None
             return
-        self.pending = (mean, std)
+        self.pending = (mean, std, seq)
         self.predictions += 1
         self.pred_pub.publish(Float64MultiArray(data=[*mean.tolist(), *std.tolist()]))
         self.latency.add(time.perf_counter() - t0)
