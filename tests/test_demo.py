@@ -60,11 +60,15 @@ def _default_sigint() -> None:
 
 
 # The closed loop runs in real time (20 Hz): a command that misses its tick is applied one tick
-# late. Measured on the --quick policy (seeds 1000, 1001; returns -372, -485): even 20% of the
-# commands late move an episode's return by at most 2.8 (10%: 0.2); every command one tick late
-# moves it by 9.5, commands that never arrive (the safe command held) by 114, a policy that sees
-# no new observation by 13, the episodes of the wrong seeds by ~110.
+# late. Measured on the pendulum_novel --quick policy (seeds 1000, 1001; returns -372, -485): even
+# 20% of the commands late move an episode's return by at most 2.8 (10%: 0.2); every command one
+# tick late moves it by 9.5, commands that never arrive (the safe command held) by 114, a policy
+# that sees no new observation by 13, the episodes of the wrong seeds by ~110.
 ROS_RETURN_TOLERANCE = 2.0
+# arm3_reach --quick (returns -30.8, -14.1; position targets tracked by a PD loop, so a late command
+# barely shows): 50% of the commands late move a return by <= 0.07, every command one tick late by
+# 0.05 (not caught), a policy that sees no new observation by 0.93, commands that never arrive by 3.2.
+ROS_RETURN_TOLERANCES = {"pendulum_novel": ROS_RETURN_TOLERANCE, "arm3_reach": 0.5}
 
 
 def test_demo_quick_interrupted_then_resumed_end_to_end(tmp_path):
@@ -115,10 +119,10 @@ def test_demo_quick_interrupted_then_resumed_end_to_end(tmp_path):
     # over ROS the same episodes (seeds 1000 + k) as in-process, episode by episode
     assert len(r["in_process_returns"]) == len(r["random_returns"]) == 2
     ros, same = np.array(r["ros_returns"]), np.array(r["in_process_returns"][:2])
-    assert np.abs(ros - same).max() <= ROS_RETURN_TOLERANCE, r
+    assert np.abs(ros - same).max() <= ROS_RETURN_TOLERANCES[summary["scenario"]], r
     assert r["max_abs_episode_difference"] == pytest.approx(np.abs(ros - same).max())
-    # Not asserted: trained beats random. --quick trains 2048 PPO steps (one update), which does not
-    # learn the swing-up (in-process -428.3 vs random -431.5 here); the full demo does (-209 vs -1303).
+    # Not asserted: trained beats random. --quick trains too little to learn (arm3_reach: -22.4 vs
+    # random -23.3; pendulum_novel: -428.3 vs -431.5); the full demo does (arm3 -2.3 vs -25.0).
     lat = summary["latency_ms"]
     assert lat["count"] >= 100 and 0 < lat["p50"] <= lat["p99"]  # 2 episodes x 100 steps
     assert summary["parity"]["policy"] and summary["parity"]["dynamics"]
