@@ -175,7 +175,9 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
     config = ROOT / "config" / "sim_closed_loop.yaml"
     ns = "/graph"
     procs = [
-        NodeProcess("policy_node", {"bundle": bundle, **RS}, tmp_path, "policy_node", config, ns),
+        # the watchdog is not under test here: a 1 s stall of a loaded machine must not trip it
+        NodeProcess("policy_node", {"bundle": bundle, **RS, "watchdog_periods": 200.0}, tmp_path,
+                    "policy_node", config, ns),
         NodeProcess("dynamics_monitor_node", {"bundle": dynamics}, tmp_path, "dynamics_monitor", config, ns),
     ]  # fmt: skip
     rclpy.init()
@@ -230,7 +232,9 @@ def test_lockstep_bridge_holds_its_episodes_for_a_late_result_subscriber_and_lat
     config = ROOT / "config" / "sim_closed_loop.yaml"
     ns = "/late"
     procs = [
-        NodeProcess("policy_node", {"bundle": bundle, **RS}, tmp_path, "policy_node", config, ns),
+        # the watchdog is not under test here: a 1 s stall of a loaded machine must not trip it
+        NodeProcess("policy_node", {"bundle": bundle, **RS, "watchdog_periods": 200.0}, tmp_path,
+                    "policy_node", config, ns),
         NodeProcess("sim_bridge_node", {"bundle": bundle, **RS, "mode": "lockstep",
                                          "connect_timeout": 60.0}, tmp_path, "sim_bridge", config, ns),
     ]  # fmt: skip
