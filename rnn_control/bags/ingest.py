@@ -248,10 +248,11 @@ class _Buffer:
         self.n += 1
 
     def series(self, topic: str) -> Series:
-        order = np.argsort(self.log[: self.n], kind="stable")  # storage files in log-time order
-        return Series(
-            topic, self.log[: self.n][order], self.stamp[: self.n][order], self.values[: self.n][order]
-        )
+        log, stamp, values = self.log[: self.n], self.stamp[: self.n], self.values[: self.n]
+        if self.n > 1 and (np.diff(log) < 0).any():  # storage files / a damaged file out of log order
+            order = np.argsort(log, kind="stable")
+            log, stamp, values = log[order], stamp[order], values[order]
+        return Series(topic, log, stamp, values)
 
 
 def _reference(cfg: BagConfig) -> str:
@@ -309,8 +310,8 @@ def _episodes(
 def _segment(series, lo, hi, cfg: BagConfig, period_ns, gap_ns, stats, report: BagReport) -> list[Episode]:
     streams: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for key, s in series.items():
-        inside = (s.log >= lo) & (s.log < hi)
-        t, v = clean(s.stamp[inside], s.values[inside], stats[key])
+        a, b = np.searchsorted(s.log, [lo, hi])  # log times are sorted: a view, no copy
+        t, v = clean(s.stamp[a:b], s.values[a:b], stats[key])
         stats[key].gaps += int((np.diff(t) > gap_ns).sum())
         streams[key] = (t, v)
     if any(len(t) == 0 for t, _ in streams.values()):
