@@ -19,18 +19,15 @@ from rclpy.node import Node
 from rnn_control.config import load_yaml
 from rnn_control.contract.metadata import BundleMetadata
 from rnn_control.errors import ConfigError, RnnControlError
-from rnn_control.ros.codecs import ObservationAssembler, make_writer
 from rnn_control.ros.parameters import parameter
 from rnn_control.ros.policy_settings import (
     PARAMETERS as POLICY_PARAMETERS,
 )
 from rnn_control.ros.policy_settings import (
-    SENSOR_TOPIC_PARAM,
     ConfigureRefused,
     Settings,
     Setup,
-    check_robot,
-    command_field,
+    io_setup,
 )
 from rnn_control.runtime.mpc import MpcController, mpc_config_for
 from rnn_control.runtime.planning import PlanningModel
@@ -101,32 +98,4 @@ def load_mpc_setup(s: Settings, m: MpcSettings) -> Setup:
     except ConfigError as exc:
         raise ConfigureRefused(f"mpc settings do not fit bundle '{path.name}': {exc}") from None
     view = command_view(model.metadata)
-    assembler = ObservationAssembler([f.source for f in view.observation], s.limits)
-    for group in assembler.groups:
-        if not s.topics[group]:
-            fields = [f.name for f in view.observation if f.source.startswith(group + "/")]
-            raise ConfigureRefused(
-                f"the bundle reads {fields} from {group} messages but parameter "
-                f"{SENSOR_TOPIC_PARAM[group]} is empty"
-            )
-    if s.mode == "event":
-        s.trigger = s.trigger or (assembler.groups[0] if assembler.groups else "")
-        if s.trigger not in (*assembler.groups, "all"):
-            raise ConfigureRefused(
-                f"event mode: trigger '{s.trigger}' is not a sensor group the bundle reads "
-                f"({', '.join(assembler.groups) or 'none'}) or 'all'"
-            )
-    period = s.control_period if s.control_period > 0 else view.control_period
-    checks = check_robot(s, view)
-    try:
-        writer = make_writer(
-            s.command_type, [f.target for f in view.action],
-            command_joints=s.command_joints or s.robot_joints,
-            joint_command_field=command_field(s.command_type, s.joint_command_field, view),
-            time_from_start=period,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise ConfigureRefused(str(exc)) from None
-    if not s.watchdog_periods > 0:
-        raise ConfigureRefused(f"parameter watchdog_periods must be > 0, got {s.watchdog_periods}")
-    return Setup(controller, assembler, writer, period, s.watchdog_periods * period, checks)
+    return io_setup(s, view, controller)

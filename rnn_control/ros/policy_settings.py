@@ -190,6 +190,13 @@ def load_setup(s: Settings) -> Setup:
             f"bundle '{path.name}' is a {meta.kind} bundle; policy_node needs kind 'policy' "
             f"(dynamics bundles run in dynamics_monitor_node)"
         )
+    return io_setup(s, meta, controller)
+
+
+def io_setup(s: Settings, meta: BundleMetadata, controller: Any) -> Setup:
+    """Check that the settings can carry the IO layout of ``meta`` (topics, trigger, command message,
+    robot, watchdog) and build the control node's setup around ``controller``. Fills in ``s.trigger``
+    (event mode, empty: the bundle's first sensor group)."""
     assembler = ObservationAssembler([f.source for f in meta.observation], s.limits)
     for group in assembler.groups:
         if not s.topics[group]:
@@ -203,7 +210,7 @@ def load_setup(s: Settings) -> Setup:
         if s.trigger not in assembler.groups and not (s.trigger == "all" and assembler.groups):
             raise ConfigureRefused(
                 f"event mode: trigger '{s.trigger}' is not a sensor group the bundle reads "
-                f"({', '.join(assembler.groups) or 'none'})"
+                f"({', '.join(assembler.groups) or 'none'}) or 'all'"
             )
     period = s.control_period if s.control_period > 0 else meta.control_period
     checks = check_robot(s, meta)
