@@ -28,6 +28,33 @@ class Rollout:
     dts: list[float] = field(default_factory=list)
 
 
+@dataclass
+class _Diffs:
+    """Max abs differences between the PyTorch model and the bundle, step by step."""
+
+    output: float = 0.0
+    std: float = 0.0
+    state: float = 0.0
+
+    def step(self, model: nn.Module, stepper: Stepper, kind: str, x_model: np.ndarray,
+             x_bundle: np.ndarray, state: Any, dt: float, time_aware: bool) -> tuple[torch.Tensor, Any]:
+        """One step of both on the same input; returns the model's output and its new state."""
+        xt = torch.from_numpy(x_model).view(1, -1)
+        dt_t = torch.full((1, 1), dt) if time_aware else None
+        std_t = None
+        if kind == "policy":
+            out_t, state = model.act_inference(xt, state, dt_t)
+        else:
+            out_t, std_t, state = model.predict_inference(xt, state, dt_t)
+        out = stepper.step(x_bundle, dt)
+        self.output = max(self.output, float(np.abs(out - out_t[0].numpy()).max()))
+        if std_t is not None and stepper.last_std is not None:
+            self.std = max(self.std, float(np.abs(stepper.last_std - std_t[0].numpy()).max()))
+        for got, want in zip(stepper.state, state):
+            self.state = max(self.state, float(np.abs(got - want.numpy()).max()))
+        return out_t, state
+
+
 def closed_loop_parity(
     model: nn.Module,
     bundle: str | Path,
@@ -55,7 +82,7 @@ def closed_loop_parity(
     rollout = Rollout()
     state = _initial_state(core)
     obs, info = env.reset(seed=seed)
-    max_out = max_std = max_state = 0.0
+    diffs = _Diffs()
     episodes = 1
     with torch.no_grad():
         for t in tqdm(range(steps), desc="parity rollout", unit="step", disable=not progress, leave=False):
@@ -69,19 +96,9 @@ def closed_loop_parity(
                 x = np.concatenate([x, action])  # the model: env actions
                 sent = action if affine is None else affine[1] + affine[0] * action
                 x_bundle = np.concatenate([x_bundle, np.asarray(sent, dtype=np.float32)])  # commands
-            dt_t = torch.full((1, 1), dt) if time_aware else None
-            xt = torch.from_numpy(x).view(1, -1)
+            out_t, state = diffs.step(model, policy, meta.kind, x, x_bundle, state, dt, time_aware)
             if meta.kind == "policy":
-                out_t, state = model.act_inference(xt, state, dt_t)
                 command = _to_env_action(out_t[0].numpy(), env.action_space)
-            else:
-                out_t, std_t, state = model.predict_inference(xt, state, dt_t)
-            out = policy.step(x_bundle, dt)
-            max_out = max(max_out, float(np.abs(out - out_t[0].numpy()).max()))
-            if meta.kind == "dynamics" and policy.last_std is not None:
-                max_std = max(max_std, float(np.abs(policy.last_std - std_t[0].numpy()).max()))
-            for got, want in zip(policy.state, state):
-                max_state = max(max_state, float(np.abs(got - want.numpy()).max()))
             rollout.inputs.append(x_bundle)
             rollout.dts.append(dt)
             obs, _, terminated, truncated, info = env.step(command)
@@ -95,13 +112,13 @@ def closed_loop_parity(
     figures = {
         "steps": steps,
         "episodes": episodes,
-        "max_abs_diff_output": max_out,
-        "max_abs_diff_state": max_state,
+        "max_abs_diff_output": diffs.output,
+        "max_abs_diff_state": diffs.state,
         "env": env_cfg.id,
         "seed": seed,
     }
     if meta.kind == "dynamics":
-        figures["max_abs_diff_std"] = max_std
+        figures["max_abs_diff_std"] = diffs.std
     return figures, rollout
 
 
@@ -119,36 +136,25 @@ def recorded_parity(
     resets = {int(r) for r in data.get("resets", [])}
     rollout = Rollout()
     state = _initial_state(core)
-    max_out = max_std = max_state = 0.0
+    diffs = _Diffs()
     with torch.no_grad():
         for t, x in enumerate(inputs):
             if t in resets and t > 0:
                 state = _initial_state(core)
                 policy.reset()
                 rollout.resets.append(t)
-            xt = torch.from_numpy(x).view(1, -1)
-            dt_t = torch.full((1, 1), dt) if time_aware else None
-            if meta.kind == "policy":
-                out_t, state = model.act_inference(xt, state, dt_t)
-            else:
-                out_t, std_t, state = model.predict_inference(xt, state, dt_t)
-            out = policy.step(x, dt)
-            max_out = max(max_out, float(np.abs(out - out_t[0].numpy()).max()))
-            if meta.kind == "dynamics" and policy.last_std is not None:
-                max_std = max(max_std, float(np.abs(policy.last_std - std_t[0].numpy()).max()))
-            for got, want in zip(policy.state, state):
-                max_state = max(max_state, float(np.abs(got - want.numpy()).max()))
+            _, state = diffs.step(model, policy, meta.kind, x, x, state, dt, time_aware)
             rollout.inputs.append(x)
             rollout.dts.append(dt)
     figures: dict[str, Any] = {
         "steps": len(inputs),
         "episodes": len(rollout.resets) + 1,
-        "max_abs_diff_output": max_out,
-        "max_abs_diff_state": max_state,
+        "max_abs_diff_output": diffs.output,
+        "max_abs_diff_state": diffs.state,
         "env": "recorded bag inputs",
     }
     if meta.kind == "dynamics":
-        figures["max_abs_diff_std"] = max_std
+        figures["max_abs_diff_std"] = diffs.std
     return figures, rollout
 
 
