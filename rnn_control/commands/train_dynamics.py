@@ -87,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rnn_control.scenario import load_scenario
+    from rnn_control.train.common.distributed import quiet_unless_rank_zero
     from rnn_control.train.common.run import CHECKPOINT
     from rnn_control.train.dynamics.trainer import DynamicsTrainer
+
+    reports = quiet_unless_rank_zero()  # under torchrun, rank 0 reports for the group
 
     scenario = load_scenario(args.scenario, overrides_from(args))
     kind = scenario.model.cell if scenario.dynamics.model_type == "recurrent" else "window_mlp"
@@ -123,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
                 "running the command again starts over, reusing the collected episodes."
             )
         return 130
+    if not reports:
+        return 0
     print(
         f"trained {result.steps} updates in {result.train_time_s:.1f} s, final loss {result.final_loss:.4f}"
     )

@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rnn_control.scenario import load_scenario
+    from rnn_control.train.common.distributed import quiet_unless_rank_zero
     from rnn_control.train.policy.algorithms import train_policy
+
+    reports = quiet_unless_rank_zero()  # under torchrun, rank 0 reports for the group
 
     overrides: dict = {}
     if args.seed is not None:
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.bag or scenario.bag.paths:
         return _from_bags(scenario, run_dir)
     result = train_policy(scenario, run_dir, resume=args.resume, progress=not args.no_progress)
+    if not reports:
+        return 0
     print(
         f"trained {scenario.name} with {scenario.policy.algorithm}: {result.steps} env steps in "
         f"{result.train_time_s:.1f} s of training"

@@ -25,14 +25,24 @@ class RunningNormalizer(nn.Module):
     @torch.no_grad()
     def update(self, x: Tensor) -> None:
         """Merge the statistics of a batch ``[..., size]`` (parallel Welford / Chan et al.)."""
+        self.merge(*self.moments(x))
+
+    @torch.no_grad()
+    def moments(self, x: Tensor) -> tuple[int, Tensor, Tensor]:
+        """``(count, mean, var)`` of the finite rows of a batch ``[..., size]`` (on the CPU): what
+        :meth:`merge` takes, and what data-parallel ranks exchange."""
         x = x.reshape(-1, x.shape[-1]).to(self.mean.dtype)
-        finite = torch.isfinite(x).all(dim=-1)
-        x = x[finite]
-        n = x.shape[0]
+        x = x[torch.isfinite(x).all(dim=-1)]
+        if x.shape[0] == 0:
+            return 0, torch.zeros_like(self.mean).cpu(), torch.zeros_like(self.var).cpu()
+        return x.shape[0], x.mean(0).cpu(), x.var(0, unbiased=False).cpu()
+
+    @torch.no_grad()
+    def merge(self, n: int, b_mean: Tensor, b_var: Tensor) -> None:
+        """Merge the moments of ``n`` samples into the running statistics."""
         if n == 0:
             return
-        b_mean = x.mean(0)
-        b_var = x.var(0, unbiased=False)
+        b_mean, b_var = b_mean.to(self.mean), b_var.to(self.var)
         total = self.count + n
         delta = b_mean - self.mean
         w = (n / total).to(self.mean.dtype)

@@ -30,6 +30,7 @@ RUN_LENGTH_KEYS: tuple[str, ...] = (
     "checkpoint_every",
     "log_every",
     "num_threads",
+    "device",
     "eval_horizons",
     "monitor_window",
     "monitor_false_alarms_per_hour",
@@ -75,6 +76,7 @@ class DynamicsConfig:
     checkpoint_every: int = 250
     log_every: int = 25
     num_threads: int = 1
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a CUDA GPU where torch sees one, else the CPU
     eval_horizons: list[int] = field(default_factory=lambda: [10, 50, 100])
     eval_history: int = 32  # steps of true history that warm the state before an open-loop rollout
     # The dynamics monitor's alarm, calibrated on the held-out episodes after training and stored

@@ -24,6 +24,9 @@ class PolicyConfig:
     head_hidden: list[int] | None = None
     num_envs: int | None = None
     num_threads: int = 1
+    # Training device: auto (a CUDA GPU where torch sees one, else the CPU), cpu or cuda. Under
+    # torchrun every rank uses its LOCAL_RANK's GPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     # --- PPO -------------------------------------------------------------------------------
     rollout_steps: int = 128  # per env per iteration

@@ -72,3 +72,15 @@ class RunLog:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+class NullLog:
+    """What ranks other than 0 log to: nothing (rank 0 alone writes the run's metrics)."""
+
+    csv_path = None
+
+    def log(self, row: dict[str, Any]) -> None:
+        """Drop ``row``."""
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -14,10 +14,17 @@ Starting a trainer on a folder that already has a checkpoint resumes it: model, 
 sampler and RNG states are restored, so the resumed run computes exactly the updates the
 uninterrupted run would have (tested). A checkpoint trained with a different model, env or
 data configuration is refused with the list of differences.
+
+Under torchrun every rank draws the same global batch of ``dynamics.batch_size`` windows (one
+sampler, one seed) and trains on its own ``1 / world_size`` share of it; the averaged gradient
+is then the gradient of the whole batch, so a 2-rank run makes the updates a 1-process run
+makes, up to floating-point summation order (tested). Rank 0 collects the data, writes the
+checkpoints and evaluates.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -25,7 +32,7 @@ from typing import Any
 
 import torch
 
-from rnn_control.errors import TrainingError
+from rnn_control.errors import ConfigError, TrainingError
 from rnn_control.models.dynamics import DynamicsModel
 from rnn_control.models.registry import MODEL_CLASSES
 from rnn_control.scenario import Scenario
@@ -37,9 +44,10 @@ from rnn_control.train.common.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from rnn_control.train.common.distributed import Distributed, check_world_size
 from rnn_control.train.common.progress import Progress
 from rnn_control.train.common.run import CHECKPOINT, TrainResult, start_run
-from rnn_control.train.common.run_log import RunLog
+from rnn_control.train.common.run_log import NullLog, RunLog
 from rnn_control.train.dynamics.calibrate import calibrate_monitor
 from rnn_control.train.dynamics.open_loop import OpenLoopReport, evaluate_open_loop
 from rnn_control.train.dynamics.rollouts import EpisodeDataset, box_spaces, collect_rollouts
@@ -53,6 +61,9 @@ METRICS = [
     "eval/heldout_loss",
     "eval/heldout_mse_normalised",
 ]  # the columns of RUN_DIR/metrics.csv (also the TensorBoard tags, with eval/open_loop_nrmse_<h>)
+
+
+_BATCH_TENSORS = ("obs", "act", "next_obs", "episode_start", "loss_mask")  # SequenceBatch's [T, B] fields
 
 
 def model_spec(scenario: Scenario, obs_dim: int, act_dim: int) -> tuple[str, dict[str, Any]]:
@@ -161,6 +172,9 @@ class DynamicsTrainer:
         self.progress = progress
         self.tensorboard = tensorboard
         self.config = scenario.to_dict()
+        self.dist = Distributed.start(self.cfg.device)
+        if self.dist.is_main:
+            print(self.dist.describe(), flush=True)
         start_run(scenario.seed, self.cfg.num_threads)
 
         ckpt_path = self.run_dir / CHECKPOINT
@@ -173,8 +187,12 @@ class DynamicsTrainer:
             scenario, self.train_data.obs_dim, self.train_data.act_dim
         )
         self.model: DynamicsModel = MODEL_CLASSES[self.model_class](**self.model_kwargs)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
         self.members = int(self.model_kwargs.get("members", 1))  # an ensemble: batch_size windows each
+        if self.cfg.batch_size % self.dist.world_size:
+            raise ConfigError(
+                f"dynamics.batch_size: {self.cfg.batch_size} windows cannot be shared evenly by "
+                f"{self.dist.world_size} ranks; make it a multiple of the world size"
+            )
         self.sampler = SequenceSampler(
             self.train_data, self.cfg.chunk_length, self.cfg.burn_in, self.cfg.batch_size * self.members,
             seed=scenario.seed,
@@ -185,6 +203,10 @@ class DynamicsTrainer:
             self.model.fit_normalizers(*(torch.as_tensor(x) for x in (t.obs, t.act, t.next_obs)))
         else:
             self.model.load_state_dict(ckpt["model_state"])
+        self.model.to(self.dist.device)
+        self.dist.broadcast_module(self.model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        if ckpt is not None:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.sampler.load_state_dict(ckpt["sampler"])
             set_rng_state(ckpt["rng"])
@@ -194,6 +216,7 @@ class DynamicsTrainer:
     # --- setup ---------------------------------------------------------------------------
     def _load_resumable(self, path: Path) -> dict[str, Any]:
         ckpt = load_checkpoint(path, kind="dynamics")
+        check_world_size(ckpt, self.dist.world_size, str(path))
         check_config(
             path,
             identity_config(ckpt.get("config", {})),
@@ -206,23 +229,29 @@ class DynamicsTrainer:
         self, given: tuple[EpisodeDataset, EpisodeDataset] | None
     ) -> tuple[EpisodeDataset, EpisodeDataset]:
         train_path, heldout_path = self.run_dir / "train.npz", self.run_dir / "heldout.npz"
-        if given is None and train_path.is_file() and heldout_path.is_file():
+        # rank 0's view decides, so that every rank takes the same branch (and the same barriers)
+        saved = self.dist.broadcast_object(given is None and train_path.is_file() and heldout_path.is_file())
+        if saved:
             return EpisodeDataset.load(train_path), EpisodeDataset.load(heldout_path)
-        if given is None:
-            c = self.cfg
-            all_data = collect_rollouts(
-                self.scenario.env,
-                c.train_episodes + c.heldout_episodes,
-                c.exploration,
-                seed=self.scenario.seed,
-                noise_scale=c.noise_scale,
-                pink_beta=c.pink_beta,
-                ou_theta=c.ou_theta,
-                progress=self.progress,
-            )
-            given = all_data.split(c.heldout_episodes, seed=self.scenario.seed)
-        given[0].save(train_path)
-        given[1].save(heldout_path)
+        if self.dist.is_main:  # rank 0 collects the data (unless given) and writes it
+            if given is None:
+                c = self.cfg
+                all_data = collect_rollouts(
+                    self.scenario.env,
+                    c.train_episodes + c.heldout_episodes,
+                    c.exploration,
+                    seed=self.scenario.seed,
+                    noise_scale=c.noise_scale,
+                    pink_beta=c.pink_beta,
+                    ou_theta=c.ou_theta,
+                    progress=self.progress,
+                )
+                given = all_data.split(c.heldout_episodes, seed=self.scenario.seed)
+            given[0].save(train_path)
+            given[1].save(heldout_path)
+        self.dist.barrier()
+        if given is None:  # another rank: the data rank 0 wrote
+            return EpisodeDataset.load(train_path), EpisodeDataset.load(heldout_path)
         return given
 
     # --- training ------------------------------------------------------------------------
@@ -233,10 +262,11 @@ class DynamicsTrainer:
             "config": self.config,
             "model_class": self.model_class,
             "model_kwargs": self.model_kwargs,
-            "model_state": self.model.state_dict(),
+            "model_state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "spaces": self.spaces,
             "control_period": self.control_period,
             "step": self.update,
+            "world_size": self.dist.world_size,
             "optimizer": self.optimizer.state_dict(),
             "sampler": self.sampler.state_dict(),
             "rng": rng_state(),
@@ -245,12 +275,17 @@ class DynamicsTrainer:
         }
 
     def save(self, extra: dict[str, Any] | None = None) -> Path:
-        """Write ``RUN_DIR/checkpoint.pt`` atomically (with ``extra`` entries)."""
-        return save_checkpoint(self.run_dir / CHECKPOINT, {**self.checkpoint_payload(), **(extra or {})})
+        """Write ``RUN_DIR/checkpoint.pt`` atomically (with ``extra`` entries); rank 0 alone writes
+        (every rank holds the same model, optimiser and sampler state)."""
+        path = self.run_dir / CHECKPOINT
+        if self.dist.is_main:
+            save_checkpoint(path, {**self.checkpoint_payload(), **(extra or {})})
+        return path
 
     def train_step(self) -> tuple[float, float, float]:
-        """One update; returns (loss, normalised MSE, gradient norm before clipping)."""
-        batch = self.sampler.sample()
+        """One update; returns (loss, normalised MSE, gradient norm before clipping). Under
+        torchrun: of this rank's share of the batch (the gradient norm is the whole batch's)."""
+        batch = self._my_share(self.sampler.sample())
         batch.check_finite(self.update + 1)
         self.model.train()
         loss, mse = apply_batch(self.model, batch, self.cfg.loss, self.cfg.open_loop_steps)
@@ -260,6 +295,7 @@ class DynamicsTrainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.dist.average_gradients(self.model)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
         if not torch.isfinite(grad_norm):
             raise TrainingError(
@@ -269,13 +305,37 @@ class DynamicsTrainer:
         self.update += 1
         return loss.item(), mse.item(), grad_norm.item()
 
+    def _my_share(self, batch: SequenceBatch) -> SequenceBatch:
+        """This rank's windows of the global batch, on the training device (every member of an
+        ensemble keeps its own windows: the batch is member-major)."""
+        rank, world = self.dist.rank, self.dist.world_size
+        if world > 1:
+            b = batch.obs.shape[1]
+            idx = torch.arange(b).view(self.members, b // self.members)[:, rank::world].reshape(-1)
+            batch = dataclasses.replace(
+                batch,
+                **{k: getattr(batch, k)[:, idx] for k in _BATCH_TENSORS},
+                start_index=batch.start_index[idx],
+            )
+        return self._on_device(batch)
+
+    def _on_device(self, batch: SequenceBatch) -> SequenceBatch:
+        """``batch`` on the training device."""
+        if self.dist.device.type == "cpu":
+            return batch
+        moved = {k: getattr(batch, k).to(self.dist.device) for k in _BATCH_TENSORS}
+        return dataclasses.replace(batch, **moved)
+
     def train(self, stop_after: int | None = None) -> TrainResult:
         """Train up to ``dynamics.total_updates``. ``stop_after`` stops abruptly (no final
         checkpoint, as if the process were killed) once that many updates are done."""
         c = self.cfg
         # a fresh run (update 0) drops what an earlier run left in the folder's log
-        log = RunLog(self.run_dir, METRICS, self.tensorboard, resume_from=self.update)
-        bar = Progress(c.total_updates, "train-dynamics", "upd", initial=self.update, enabled=self.progress)
+        main = self.dist.is_main
+        log = RunLog(self.run_dir, METRICS, self.tensorboard, resume_from=self.update) if main else NullLog()
+        bar = Progress(
+            c.total_updates, "train-dynamics", "upd", initial=self.update, enabled=self.progress and main
+        )
         t0, loss = time.perf_counter(), float("nan")
         try:
             while self.update < c.total_updates:
@@ -285,13 +345,17 @@ class DynamicsTrainer:
                 if self.update % c.log_every == 0:
                     log.log({"step": self.update, "train/loss": loss, "train/mse_normalised": mse,
                              "train/grad_norm": grad_norm})  # fmt: skip
-                if self.update % c.checkpoint_every == 0 and self.update < c.total_updates:
+                if self.update % c.checkpoint_every == 0 and self.update < c.total_updates and main:
                     self.save()
                     if (held := self.heldout_loss()) is not None:
                         log.log({"step": self.update, "eval/heldout_loss": held[0],
                                  "eval/heldout_mse_normalised": held[1]})  # fmt: skip
                 if stop_after is not None and self.update >= stop_after:
                     return self._result(self.run_dir / CHECKPOINT, time.perf_counter() - t0, loss, None)
+            self.dist.close()  # the rest is rank 0's: evaluation, calibration, the final checkpoint
+            if not main:
+                return self._result(self.run_dir / CHECKPOINT, time.perf_counter() - t0, loss, None)
+            self.model.cpu()
             report = self.evaluate()
             summary: dict[str, Any] = {"updates": self.update}
             if report is not None:
@@ -311,9 +375,7 @@ class DynamicsTrainer:
     def _result(
         self, checkpoint: Path, seconds: float, loss: float, report: OpenLoopReport | None
     ) -> TrainResult:
-        return TrainResult(
-            self.run_dir, checkpoint, self.update, seconds, final_loss=loss, report=report
-        )
+        return TrainResult(self.run_dir, checkpoint, self.update, seconds, final_loss=loss, report=report)
 
     @torch.no_grad()
     def heldout_loss(self, windows: int = 64) -> tuple[float, float] | None:
@@ -325,7 +387,7 @@ class DynamicsTrainer:
         windows *= self.members  # an ensemble: that many windows per member
         sampler = SequenceSampler(self.heldout_data, c.chunk_length, c.burn_in, windows, seed=0)
         self.model.eval()
-        loss, mse = apply_batch(self.model, sampler.sample(), c.loss)
+        loss, mse = apply_batch(self.model, self._on_device(sampler.sample()), c.loss)
         self.model.train()
         return loss.item(), mse.item()
 

@@ -9,6 +9,9 @@
   (statistics updated after each update, inside the model), reward scaling by the running std of
   the discounted return, advantage normalisation, gradient clipping, linear lr annealing.
 - A non-finite loss stops training with the step number; the last good checkpoint is kept.
+- Under torchrun each rank steps its own ``N`` envs (its own seeds) and replays its own chunks;
+  gradients are averaged over the ranks at every optimiser step, so one iteration trains on
+  ``world_size * N * rollout_steps`` env steps (``policy.total_steps`` counts them all).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from torch import nn
 from rnn_control.envs.factory import make_vec_env
 from rnn_control.scenario import Scenario
 from rnn_control.train.common.checkpoint import rng_state, set_rng_state
+from rnn_control.train.common.distributed import Distributed, update_normalizer
 from rnn_control.train.common.progress import Progress
 from rnn_control.train.common.run import TrainResult
 from rnn_control.train.policy.run import PolicyRun, check_finite
@@ -71,39 +75,43 @@ def train_ppo(
 ) -> TrainResult:
     """Train ``scenario``'s policy with recurrent PPO in ``run_dir`` (see module docstring)."""
     run = PolicyRun(scenario, run_dir, resume=resume, tensorboard=tensorboard)
-    cfg = run.cfg
+    cfg, group = run.cfg, run.dist
+    device = group.device
     model: nn.Module = run.model
     model.train()
-    N = cfg.num_envs or scenario.env.num_envs
+    N = cfg.num_envs or scenario.env.num_envs  # per rank
     T, L = cfg.rollout_steps, cfg.chunk_length
     if cfg.num_minibatches > N * T // L:
         raise run.fail(f"num_minibatches {cfg.num_minibatches} > sequences per rollout ({N * T // L})", 0)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, eps=1e-5)
     rewards = RewardScaler(N, cfg.gamma, cfg.normalize_reward)
-    steps_per_iter = N * T
+    steps_per_iter = N * T * group.world_size
     num_iterations = max(1, -(-cfg.total_steps // steps_per_iter))
     step, iteration, train_time = 0, 0, 0.0
     recent_returns: deque[float] = deque(maxlen=20)
     if run.resumed is not None:
-        ck = run.resumed
+        ck, mine = run.resumed, run.rank_state
         optimizer.load_state_dict(ck["optimizer"])
-        rewards.load_state_dict(ck["reward_scaler"])
-        set_rng_state(ck["rng"])
+        rewards.load_state_dict(mine["reward_scaler"])
+        set_rng_state(mine["rng"])
         step, iteration, train_time = ck["step"], ck["iteration"], ck["train_time_s"]
-        recent_returns.extend(ck.get("recent_returns", []))
+        recent_returns.extend(mine.get("recent_returns", []))
 
     def save() -> None:
         run.save(
             step,
+            rank_state={
+                "reward_scaler": rewards.state_dict(),
+                "rng": rng_state(),
+                "recent_returns": list(recent_returns),
+            },
             iteration=iteration,
             train_time_s=train_time,
             optimizer=optimizer.state_dict(),
-            reward_scaler=rewards.state_dict(),
-            rng=rng_state(),
-            recent_returns=list(recent_returns),
         )
 
-    venv = make_vec_env(scenario.env, N, seed=scenario.seed + iteration)
+    env_seed = group.rank_seed(scenario.seed + iteration, N)  # the ranks' envs: seeds s .. s + W*N - 1
+    venv = make_vec_env(scenario.env, N, seed=env_seed)
     act_space = venv.single_action_space
     is_box = isinstance(act_space, gym.spaces.Box)
     low, high = (act_space.low, act_space.high) if is_box else (None, None)
@@ -111,17 +119,19 @@ def train_ppo(
     time_aware = bool(getattr(model, "time_aware", False))
     nominal_dt = run.nominal_dt
 
-    obs_np, info = venv.reset(seed=scenario.seed + iteration)
+    obs_np, info = venv.reset(seed=env_seed)
     episode_start = np.ones(N, dtype=bool)
     dt_np = info_dt(info, N, nominal_dt)
-    state = model.initial_state(N)
+    state = tuple(s.to(device) for s in model.initial_state(N))
     ep_return = np.zeros(N)
-    storage = RolloutStorage(T, N, model.obs_dim, act_dim, L, state)
+    storage = RolloutStorage(T, N, model.obs_dim, act_dim, L, state, device=device)
     if run.resumed is None:
         save()  # step 0: there is always a good checkpoint to fall back to
     next_ckpt = (step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     next_eval = (step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
-    bar = Progress(cfg.total_steps, f"ppo {scenario.name}", "step", initial=step, enabled=progress)
+    bar = Progress(
+        cfg.total_steps, f"ppo {scenario.name}", "step", initial=step, enabled=progress and group.is_main
+    )
     last_eval = None
 
     while iteration < num_iterations and not run.target_reached():
@@ -133,20 +143,20 @@ def train_ppo(
         with torch.no_grad():
             for t in range(T):
                 storage.store_state(t, state)
-                obs_t = torch.from_numpy(np.asarray(obs_np, dtype=np.float32))
-                start_t = torch.from_numpy(episode_start)
-                dt_t = torch.from_numpy(dt_np).view(1, N, 1) if time_aware else None
+                obs_t = torch.from_numpy(np.asarray(obs_np, dtype=np.float32)).to(device)
+                start_t = torch.from_numpy(episode_start).to(device)
+                dt_t = torch.from_numpy(dt_np).view(1, N, 1).to(device) if time_aware else None
                 out, value, state = model(obs_t[None], state, start_t[None], dt_t)
                 out, value = out[0], value[0]
                 if is_box:
                     action = out + model.log_std.exp() * torch.randn_like(out)
                     logp = model.log_prob(model.distribution(out), action)
-                    env_act = np.clip(model.to_env_action(action).numpy(), low, high)
+                    env_act = np.clip(model.to_env_action(action).cpu().numpy(), low, high)
                 else:
                     dist = model.distribution(out)
                     idx = dist.sample()
                     logp, action = dist.log_prob(idx), idx.unsqueeze(-1).float()
-                    env_act = idx.numpy()
+                    env_act = idx.cpu().numpy()
                 obs_np, rew, term, trunc, info = venv.step(env_act)
                 done = term | trunc
                 ep_return += rew
@@ -157,6 +167,7 @@ def train_ppo(
                 bootstrap = trunc & ~term
                 if bootstrap.any():
                     r = r + cfg.gamma * _final_values(model, info, bootstrap, state, nominal_dt, time_aware)
+                torch_r = torch.from_numpy(r.astype(np.float32))
                 storage.obs[t] = obs_t
                 storage.episode_start[t] = start_t
                 if time_aware:
@@ -164,26 +175,26 @@ def train_ppo(
                 storage.actions[t] = action
                 storage.log_probs[t] = logp
                 storage.values[t] = value
-                storage.rewards[t] = torch.from_numpy(r.astype(np.float32))
+                storage.rewards[t] = torch_r
                 storage.dones[t] = torch.from_numpy(done.astype(np.float32))
                 episode_start = done
                 dt_np = info_dt(info, N, nominal_dt)
-            dt_t = torch.from_numpy(dt_np).view(1, N, 1) if time_aware else None
+            dt_t = torch.from_numpy(dt_np).view(1, N, 1).to(device) if time_aware else None
             _, last_value, _ = model(
-                torch.from_numpy(np.asarray(obs_np, dtype=np.float32))[None],
+                torch.from_numpy(np.asarray(obs_np, dtype=np.float32)).to(device)[None],
                 state,
-                torch.from_numpy(episode_start)[None],
+                torch.from_numpy(episode_start).to(device)[None],
                 dt_t,
             )
         storage.compute_gae(last_value[0], cfg.gamma, cfg.gae_lambda)
         step += steps_per_iter
         # ---------------- update ----------------
         stats = _update(model, optimizer, storage, cfg, run, step)
-        model.normalizer.update(storage.obs)
+        update_normalizer(group, model.normalizer, storage.obs)
         iteration += 1
         train_time += time.perf_counter() - t_iter
         # ---------------- bookkeeping ----------------
-        train_return = float(np.mean(recent_returns)) if recent_returns else None
+        train_return = _mean_return(group, recent_returns)
         row: dict[str, Any] = {
             "step": step,
             "iteration": iteration,
@@ -194,9 +205,10 @@ def train_ppo(
             **stats,
         }
         if (next_eval is not None and step >= next_eval) or iteration == num_iterations:
-            last_eval = run.evaluate(model, seed=scenario.seed + 100_000)
-            run.note_eval(last_eval, step, train_time)
-            row.update(eval_return=round(last_eval.mean, 3), eval_std=round(last_eval.std, 3))
+            if group.is_main:
+                last_eval = run.evaluate(model, seed=scenario.seed + 100_000)
+                run.note_eval(last_eval, step, train_time)
+                row.update(eval_return=round(last_eval.mean, 3), eval_std=round(last_eval.std, 3))
             if next_eval is not None:
                 next_eval = (step // cfg.eval_every + 1) * cfg.eval_every
         run.log.log(row)
@@ -209,27 +221,34 @@ def train_ppo(
         bar.update(steps_per_iter, **post)
     bar.close()
     venv.close()
-    if last_eval is None:
-        last_eval = run.evaluate(model, seed=scenario.seed + 100_000)
+    if group.broadcast_object(last_eval is None):  # rank 0's view: the loop ended without evaluating
+        if group.is_main:
+            last_eval = run.evaluate(model, seed=scenario.seed + 100_000)
         save()
     curve = run.finish()
-    return TrainResult(
-        run.run_dir, run.ckpt_path, step, train_time, last_eval.mean, last_eval.std, run.first_target, curve
-    )
+    mean, std = (last_eval.mean, last_eval.std) if last_eval is not None else (None, None)
+    return TrainResult(run.run_dir, run.ckpt_path, step, train_time, mean, std, run.first_target, curve)
+
+
+def _mean_return(group: Distributed, recent: deque[float]) -> float | None:
+    """Mean return of the last finished training episodes of every rank (None before any)."""
+    returns = [r for rank in group.gather_objects(list(recent)) for r in rank]
+    return float(np.mean(returns)) if returns else None
 
 
 def _final_values(model, info, mask, state, nominal_dt, time_aware) -> np.ndarray:
     """Value of the final observation of truncated episodes (for bootstrapping), 0 elsewhere."""
     idx = np.flatnonzero(mask)
+    device = state[0].device if state else torch.device("cpu")
     final = np.stack([np.asarray(info["final_obs"][j], dtype=np.float32) for j in idx])
-    sub_state = tuple(s[:, torch.from_numpy(idx)] for s in state)
+    sub_state = tuple(s[:, torch.from_numpy(idx).to(device)] for s in state)
     dt = None
     if time_aware:
         fi = info.get("final_info", {})
-        dt = torch.from_numpy(info_dt(fi, len(mask), nominal_dt)[idx]).view(1, -1, 1)
-    _, v, _ = model(torch.from_numpy(final)[None], sub_state, None, dt)
+        dt = torch.from_numpy(info_dt(fi, len(mask), nominal_dt)[idx]).view(1, -1, 1).to(device)
+    _, v, _ = model(torch.from_numpy(final).to(device)[None], sub_state, None, dt)
     out = np.zeros(len(mask))
-    out[idx] = v[0].numpy()
+    out[idx] = v[0].cpu().numpy()
     return out
 
 
@@ -257,6 +276,7 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
             check_finite(loss, run, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            run.dist.average_gradients(model)
             nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
             with torch.no_grad():
@@ -266,6 +286,6 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
             sums["entropy"] += entropy.item()
             sums["approx_kl"] += kl
             count += 1
-        if cfg.target_kl is not None and sums["approx_kl"] / max(count, 1) > cfg.target_kl:
-            break
+        if cfg.target_kl is not None and run.dist.mean(sums["approx_kl"] / max(count, 1)) > cfg.target_kl:
+            break  # every rank stops after the same epoch: on the mean KL over the ranks
     return {k: round(v / max(count, 1), 6) for k, v in sums.items()}

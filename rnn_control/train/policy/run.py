@@ -4,6 +4,7 @@ learning curve."""
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from rnn_control.envs.factory import make_env
 from rnn_control.envs.spaces import describe_env
 from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.scenario import Scenario
-from rnn_control.train.common.checkpoint import load_checkpoint, save_checkpoint
+from rnn_control.train.common.checkpoint import load_checkpoint, save_checkpoint, seed_everything
+from rnn_control.train.common.distributed import Distributed, check_world_size
 from rnn_control.train.common.run import CHECKPOINT, start_run
-from rnn_control.train.common.run_log import RunLog
+from rnn_control.train.common.run_log import NullLog, RunLog
 from rnn_control.train.policy.evaluate import EvalResult, evaluate_policy, plot_learning_curve
 from rnn_control.train.policy.setup import (
     build_policy,
@@ -42,10 +44,13 @@ METRICS = [
 
 
 class PolicyRun:
-    """Shared state of one training run in ``run_dir``.
+    """Shared state of one training run in ``run_dir``, on one process or on each rank of a
+    torchrun group (:mod:`rnn_control.train.common.distributed`).
 
-    Constructing it seeds the process and pins torch's threads (before the policy is built), then
-    builds the policy, or restores it from ``run_dir``'s checkpoint with ``resume``.
+    Constructing it joins the group, seeds the process and pins torch's threads (before the
+    policy is built), then builds the policy on the training device, or restores it from
+    ``run_dir``'s checkpoint with ``resume``; every rank then holds rank 0's parameters.
+    ``rank_state`` is this rank's part of a resumed checkpoint (RNG, reward scaler, ...).
     """
 
     def __init__(
@@ -57,6 +62,9 @@ class PolicyRun:
     ) -> None:
         self.scenario = scenario
         self.cfg = scenario.policy
+        self.dist = Distributed.start(self.cfg.device)
+        if self.dist.is_main:
+            print(self.dist.describe(), flush=True)
         start_run(scenario.seed, self.cfg.num_threads)
         self.run_dir = Path(run_dir)
         self.ckpt_path = self.run_dir / CHECKPOINT
@@ -65,6 +73,7 @@ class PolicyRun:
         self.spaces = describe_env(probe)
         self.model, self.model_class, self.model_kwargs = build_policy(scenario, self.spaces)
         self.resumed: dict[str, Any] | None = None
+        self.rank_state: dict[str, Any] | None = None
         if self.ckpt_path.exists() and not resume:
             raise CheckpointError(
                 f"{self.ckpt_path} already exists: pass --resume to continue that run, "
@@ -72,6 +81,7 @@ class PolicyRun:
             )
         if resume and self.ckpt_path.exists():
             ckpt = load_checkpoint(self.ckpt_path, kind="policy", expected_config=scenario.to_dict())
+            check_world_size(ckpt, self.dist.world_size, str(self.ckpt_path))
             check_observation_space(ckpt["spaces"], probe.observation_space, str(self.ckpt_path))
             if ckpt["model_class"] != self.model_class or ckpt["model_kwargs"] != self.model_kwargs:
                 raise CheckpointError(
@@ -81,8 +91,17 @@ class PolicyRun:
                 )
             self.model.load_state_dict(ckpt["model_state"])
             self.resumed = ckpt
+            self.rank_state = ckpt["ranks"][self.dist.rank] if "ranks" in ckpt else ckpt
+        self.model.to(self.dist.device)
+        self.dist.broadcast_module(self.model)  # also the barrier before rank 0 writes anything
+        if self.dist.active:  # the ranks' own random streams (rank 0 keeps the scenario's seed)
+            seed_everything(self.dist.rank_seed(scenario.seed, 1_000_003))
         resumed_step = self.resumed["step"] if self.resumed is not None else None
-        self.log = RunLog(self.run_dir, METRICS, tensorboard=tensorboard, resume_from=resumed_step)
+        self.log: RunLog | NullLog = (
+            RunLog(self.run_dir, METRICS, tensorboard=tensorboard, resume_from=resumed_step)
+            if self.dist.is_main
+            else NullLog()
+        )
         self.last_saved_step: int | None = self.resumed["step"] if self.resumed else None
         self.eval_time = 0.0
         self.first_target: dict[str, float] | None = (self.resumed or {}).get("first_target")
@@ -95,10 +114,12 @@ class PolicyRun:
         return control_period(self.probe_env) or self.scenario.model.nominal_dt
 
     def evaluate(self, model: nn.Module, seed: int) -> EvalResult:
-        """Deterministic evaluation (``policy.eval_episodes``); the model is left in train mode."""
+        """Deterministic evaluation (``policy.eval_episodes``, on the CPU); the model is left in
+        train mode. Rank 0 alone evaluates."""
         t0 = time.perf_counter()
+        subject = model if self.dist.device.type == "cpu" else copy.deepcopy(model).cpu()
         res = evaluate_policy(
-            model, self.scenario.env, self.cfg.eval_episodes, seed=seed, nominal_dt=self.nominal_dt
+            subject, self.scenario.env, self.cfg.eval_episodes, seed=seed, nominal_dt=self.nominal_dt
         )
         model.train()
         self.eval_time += time.perf_counter() - t0
@@ -111,23 +132,36 @@ class PolicyRun:
             self.first_target = {"step": step, "time_s": train_time, "return": res.mean}
 
     def target_reached(self) -> bool:
-        """True when training should stop (``policy.stop_at_target`` and the target was reached)."""
+        """True when training should stop (``policy.stop_at_target`` and the target was reached);
+        every rank takes rank 0's answer (call it on every rank at the same points)."""
+        if self.cfg.stop_at_target and self.dist.active:
+            self.first_target = self.dist.broadcast_object(self.first_target)
         return self.cfg.stop_at_target and self.first_target is not None
 
-    def save(self, step: int, **trainer_state: Any) -> Path:
-        """Write the checkpoint atomically (model, spaces, config, plus the trainer's state)."""
-        payload = checkpoint_payload(
-            self.scenario,
-            self.model,
-            self.model_class,
-            self.model_kwargs,
-            self.spaces,
-            self.probe_env,
-            step,
-            first_target=self.first_target,
-            **trainer_state,
-        )
-        save_checkpoint(self.ckpt_path, payload)
+    def save(self, step: int, rank_state: dict[str, Any] | None = None, **trainer_state: Any) -> Path:
+        """Write the checkpoint atomically (model, spaces, config, plus the trainer's state).
+
+        Collective: call it on every rank at the same points. ``rank_state`` (RNG streams,
+        running statistics, ...) is gathered from every rank into ``ranks``; rank 0's is also at
+        the top level, where a one-process run keeps it. Rank 0 alone writes."""
+        states = self.dist.gather_objects(rank_state or {})
+        if self.dist.is_main:
+            payload = checkpoint_payload(
+                self.scenario,
+                self.model,
+                self.model_class,
+                self.model_kwargs,
+                self.spaces,
+                self.probe_env,
+                step,
+                first_target=self.first_target,
+                world_size=self.dist.world_size,
+                **states[0],
+                **trainer_state,
+            )
+            if self.dist.active:
+                payload["ranks"] = states
+            save_checkpoint(self.ckpt_path, payload)
         self.last_saved_step = step
         return self.ckpt_path
 
@@ -141,9 +175,13 @@ class PolicyRun:
         return TrainingError(f"{what} at step {step}; training stopped, {kept}")
 
     def finish(self) -> Path | None:
-        """Close the log and the probe env; the learning-curve PNG (None if it could not be drawn)."""
+        """Close the log, the probe env and the group; the learning-curve PNG (None if it could
+        not be drawn, and on ranks other than 0)."""
         self.log.close()
         self.probe_env.close()
+        self.dist.close()
+        if not self.dist.is_main:
+            return None
         try:
             return plot_learning_curve(
                 self.log.csv_path, self.run_dir / "learning_curve.png", self.scenario.name or "policy"

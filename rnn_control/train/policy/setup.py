@@ -84,7 +84,7 @@ def checkpoint_payload(
         "config": scenario.to_dict(),
         "model_class": model_class,
         "model_kwargs": model_kwargs,
-        "model_state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "model_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "spaces": spaces,
         "control_period": period if period is not None else scenario.model.nominal_dt,
         "step": int(step),

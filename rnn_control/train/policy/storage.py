@@ -18,23 +18,31 @@ State = tuple[Tensor, ...]
 
 class RolloutStorage:
     """Tensors ``[T, N, ...]`` of one rollout, the state at every chunk start, GAE targets."""
+
     def __init__(
-        self, steps: int, num_envs: int, obs_dim: int, act_dim: int, chunk_length: int, state: State
+        self,
+        steps: int,
+        num_envs: int,
+        obs_dim: int,
+        act_dim: int,
+        chunk_length: int,
+        state: State,
+        device: torch.device | str = "cpu",
     ) -> None:
         T, N = steps, num_envs
         self.steps, self.num_envs, self.chunk_length = T, N, chunk_length
         self.num_chunks = T // chunk_length
-        self.obs = torch.zeros(T, N, obs_dim)
-        self.actions = torch.zeros(T, N, act_dim)
-        self.log_probs = torch.zeros(T, N)
-        self.values = torch.zeros(T, N)
-        self.rewards = torch.zeros(T, N)
-        self.dones = torch.zeros(T, N)
-        self.episode_start = torch.zeros(T, N, dtype=torch.bool)
-        self.dt = torch.zeros(T, N, 1)
-        self.advantages = torch.zeros(T, N)
-        self.returns = torch.zeros(T, N)
-        self.chunk_states = [torch.zeros(self.num_chunks, *s.shape) for s in state]
+        self.obs = torch.zeros(T, N, obs_dim, device=device)
+        self.actions = torch.zeros(T, N, act_dim, device=device)
+        self.log_probs = torch.zeros(T, N, device=device)
+        self.values = torch.zeros(T, N, device=device)
+        self.rewards = torch.zeros(T, N, device=device)
+        self.dones = torch.zeros(T, N, device=device)
+        self.episode_start = torch.zeros(T, N, dtype=torch.bool, device=device)
+        self.dt = torch.zeros(T, N, 1, device=device)
+        self.advantages = torch.zeros(T, N, device=device)
+        self.returns = torch.zeros(T, N, device=device)
+        self.chunk_states = [torch.zeros(self.num_chunks, *s.shape, device=device) for s in state]
 
     def store_state(self, t: int, state: State) -> None:
         """Call at every step; keeps the state at chunk starts."""
@@ -45,7 +53,7 @@ class RolloutStorage:
     def compute_gae(self, last_value: Tensor, gamma: float, lam: float) -> None:
         """Generalised advantage estimation; ``dones[t]``: the episode ended at step ``t``
         (rewards of truncated steps already include the bootstrapped value of the final obs)."""
-        adv = torch.zeros(self.num_envs)
+        adv = torch.zeros(self.num_envs, device=self.obs.device)
         next_value = last_value
         for t in reversed(range(self.steps)):
             not_done = 1.0 - self.dones[t]
@@ -79,7 +87,7 @@ class RolloutStorage:
         # [C, layers, N, H] -> [layers, C * N, H]
         states = tuple(s.permute(1, 0, 2, 3).reshape(s.shape[1], -1, s.shape[3]) for s in self.chunk_states)
         total = self.num_chunks * self.num_envs
-        perm = torch.randperm(total)
+        perm = torch.randperm(total).to(self.obs.device)
         size = max(1, total // num_minibatches)
         for i in range(0, total - size + 1, size):
             idx = perm[i : i + size]
