@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from rnn_control.scenario import load_scenario  # noqa: E402
 from rnn_control.train.dynamics import grad_flow as gf  # noqa: E402
+from rnn_control.train.dynamics.batch_loss import apply_batch  # noqa: E402
 from rnn_control.train.dynamics.rollouts import collect_rollouts  # noqa: E402
 from rnn_control.train.dynamics.sequences import SequenceSampler  # noqa: E402
-from rnn_control.train.dynamics.trainer import DynamicsTrainer, apply_batch  # noqa: E402
+from rnn_control.train.dynamics.trainer import DynamicsTrainer  # noqa: E402
 
 
 def scenario_for(name: str, args: argparse.Namespace):

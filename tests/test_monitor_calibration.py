@@ -34,9 +34,9 @@ def model_and_data():
 
     from rnn_control.models.dynamics import RecurrentDynamicsModel
     from rnn_control.scenario import load_scenario
+    from rnn_control.train.dynamics.batch_loss import apply_batch
     from rnn_control.train.dynamics.rollouts import collect_rollouts
     from rnn_control.train.dynamics.sequences import SequenceSampler
-    from rnn_control.train.dynamics.trainer import apply_batch
 
     torch.manual_seed(0)
     env = load_scenario("pendulum_monitor").env

@@ -8,9 +8,9 @@ import torch
 
 from rnn_control.errors import TrainingError
 from rnn_control.models import RecurrentDynamicsModel
+from rnn_control.train.dynamics.batch_loss import apply_batch, open_loop_loss
 from rnn_control.train.dynamics.rollouts import EpisodeDataset
 from rnn_control.train.dynamics.sequences import SequenceSampler
-from rnn_control.train.dynamics.trainer import apply_batch, open_loop_loss
 
 
 def dataset(lengths: list[int], obs_dim: int = 2, seed: int = 0) -> EpisodeDataset:

@@ -24,13 +24,17 @@ from rnn_control.errors import CheckpointError, ConfigError, TrainingError
 from rnn_control.scenario import Scenario
 from rnn_control.train.common.bag_data import checkpoint_extras
 from rnn_control.train.common.checkpoint import save_checkpoint
+from rnn_control.train.common.distributed import Distributed
 from rnn_control.train.common.run import CHECKPOINT, TrainResult, start_run
 from rnn_control.train.policy.bc import _fit
 from rnn_control.train.policy.setup import build_policy, checkpoint_payload
 
 
 class _Frame:
-    """What ``bc._fit`` needs of a run: the error to raise on a non-finite loss."""
+    """What ``bc._fit`` needs of a run: the group (one process, on the CPU) and the error to raise
+    on a non-finite loss."""
+
+    dist = Distributed.start("cpu", environ={})
 
     def fail(self, what: str, step: int) -> TrainingError:
         return TrainingError(f"{what}; behaviour cloning from bags stopped, no checkpoint written")
