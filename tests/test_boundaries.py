@@ -1,7 +1,8 @@
 """Architecture boundaries: the leaves (scenario/, contract/, config, errors, atomic) import only
 the standard library, yaml and numpy; runtime/ and ros/ import neither torch nor gymnasium; only
-ros/ imports rclpy. Checked statically (every import statement) and dynamically (fresh processes
-that start the nodes). The layer order itself is tests/test_architecture.py."""
+ros/ imports rclpy; only train/common/distributed.py imports torch.distributed. Checked statically
+(every import statement) and dynamically (fresh processes that start the nodes). The layer order
+itself is tests/test_architecture.py."""
 
 from __future__ import annotations
 
@@ -66,6 +67,29 @@ def test_only_ros_imports_rclpy():
             continue
         mods = _imports(path)
         assert not mods & {"rclpy", "rclpy_lifecycle"}, f"{path} imports rclpy outside rnn_control/ros"
+
+
+def _full_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+    return names
+
+
+def test_only_the_distributed_module_talks_to_torch_distributed():
+    """Trainers call the group's methods (no-ops for one process); the collectives, the launch
+    variables and the error handling of a lost rank live in one module."""
+    home = PKG / "train" / "common" / "distributed.py"
+    assert "torch.distributed" in _full_imports(home)
+    for path in PKG.rglob("*.py"):
+        if path == home:
+            continue
+        bad = {m for m in _full_imports(path) if m.split(".")[:2] == ["torch", "distributed"]}
+        assert not bad, f"{path.relative_to(PKG.parent)} imports {sorted(bad)}: go through {home.name}"
 
 
 def test_runtime_imports_in_a_fresh_process_without_torch():
