@@ -58,4 +58,15 @@ def describe_env(env: gym.Env) -> dict[str, Any]:
                 "without mapping the declared layout"
             )
         spaces["fields"] = {"observation": list(fields["observation"]), "action": list(fields["action"])}
+    privileged = privileged_space(env)
+    if privileged is not None:  # what an asymmetric critic may read in training (never deployed)
+        spaces["privileged_observation"] = {"shape": list(privileged.shape)}
     return spaces
+
+
+def privileged_space(env: gym.Env) -> gym.spaces.Box | None:
+    """The space of ``info["privileged_obs"]`` when a ``privileged_obs`` wrapper provides it."""
+    try:
+        return env.get_wrapper_attr("privileged_space")
+    except AttributeError:
+        return None

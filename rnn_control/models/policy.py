@@ -10,6 +10,11 @@ are buffers, so they travel with checkpoints and exported graphs) and act in env
 
 Shapes are time-major like the cores: ``obs [T, B, obs_dim]``, ``episode_start [T, B]``,
 ``dt [T, B, 1]``. ``act_inference`` is the one-tick, traceable deployment path.
+
+Asymmetric actor-critic (``privileged_dim > 0``): the critic also reads ``privileged_dim``
+privileged entries (the simulator's full observation, in training only), appended to the
+observation: ``obs [T, B, obs_dim + privileged_dim]``. The actor reads the first ``obs_dim``,
+and ``act_inference`` (the deployed path) takes only those.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class ActorCriticBase(nn.Module):
         critic_feature_size: int,
         head_hidden: list[int],
         init_log_std: float,
+        privileged_dim: int = 0,
     ) -> None:
         super().__init__()
         if action_type not in ("box", "discrete"):
@@ -45,7 +51,10 @@ class ActorCriticBase(nn.Module):
         self.obs_dim = obs_dim
         self.act_dim = act_dim
         self.action_type = action_type
+        self.privileged_dim = int(privileged_dim)
         self.normalizer = RunningNormalizer(obs_dim)
+        # the privileged entries' own statistics (training only: never part of a bundle)
+        self.critic_normalizer = RunningNormalizer(privileged_dim) if privileged_dim else None
         n_out = act_dim
         self.actor_head = mlp([feature_size, *head_hidden, n_out], out_gain=0.01)
         self.critic_head = mlp([critic_feature_size, *head_hidden, 1], out_gain=1.0)
@@ -66,14 +75,33 @@ class ActorCriticBase(nn.Module):
     def features(
         self,
         obs_n: Tensor,
+        critic_n: Tensor,
         state: State,
         episode_start: Tensor | None,
         dt: Tensor | None,
         need_state: bool = True,
     ) -> tuple[Tensor, Tensor, State]:
-        """Normalised obs ``[T, B, obs]`` -> actor features, critic features, new state
-        (``need_state=False``: training pass, the returned state is meaningless but it is faster)."""
+        """Normalised actor obs ``[T, B, obs]`` and critic input ``[T, B, obs + privileged]`` ->
+        actor features, critic features, new state (``need_state=False``: training pass, the
+        returned state is meaningless but it is faster)."""
         raise NotImplementedError
+
+    def normalizer_inputs(self, obs: Tensor) -> list[tuple[RunningNormalizer, Tensor]]:
+        """Each running normaliser with its part of a batch of model inputs ``[..., obs_dim +
+        privileged_dim]`` (what a trainer merges into the statistics)."""
+        parts = [(self.normalizer, obs[..., : self.obs_dim])]
+        if self.critic_normalizer is not None:
+            parts.append((self.critic_normalizer, obs[..., self.obs_dim :]))
+        return parts
+
+    def _critic_input(self, obs: Tensor, obs_n: Tensor) -> Tensor:
+        """The critic's normalised input; without the privileged entries (an actor-only input, e.g.
+        in evaluation) they count as zeros: the value is then not meaningful, the action is."""
+        if self.critic_normalizer is None:
+            return obs_n
+        if obs.shape[-1] == self.obs_dim:
+            return torch.cat([obs_n, obs_n.new_zeros(*obs_n.shape[:-1], self.privileged_dim)], -1)
+        return torch.cat([obs_n, self.critic_normalizer(obs[..., self.obs_dim :])], -1)
 
     # -- shared ---------------------------------------------------------------------------------
     def forward(
@@ -90,7 +118,9 @@ class ActorCriticBase(nn.Module):
         ``need_state=False`` (training updates) skips computing the final state, which lets
         sequences with episode starts inside run through the fast padded kernel path.
         """
-        fa, fc, state = self.features(self.normalizer(obs), state, episode_start, dt, need_state)
+        obs_n = self.normalizer(obs[..., : self.obs_dim])
+        critic_n = self._critic_input(obs, obs_n)
+        fa, fc, state = self.features(obs_n, critic_n, state, episode_start, dt, need_state)
         return self.actor_head(fa), self.critic_head(fc).squeeze(-1), state
 
     def distribution(self, actor_out: Tensor) -> Normal | Categorical:
@@ -143,6 +173,7 @@ class RecurrentActorCritic(ActorCriticBase):
         nominal_dt: float = 0.05,
         shared_core: bool = True,
         init_log_std: float = 0.0,
+        privileged_dim: int = 0,
     ) -> None:
         super().__init__(
             obs_dim,
@@ -154,11 +185,15 @@ class RecurrentActorCritic(ActorCriticBase):
             hidden_size,
             list(head_hidden or []),
             init_log_std,
+            privileged_dim,
         )
+        if privileged_dim and shared_core:
+            raise ValueError("a privileged critic needs its own core (shared_core=False)")
         self.shared_core = shared_core
         self.core = RecurrentCore(obs_dim, hidden_size, num_layers, cell, nominal_dt)
+        critic_in = obs_dim + privileged_dim
         self.critic_core = (
-            None if shared_core else RecurrentCore(obs_dim, hidden_size, num_layers, cell, nominal_dt)
+            None if shared_core else RecurrentCore(critic_in, hidden_size, num_layers, cell, nominal_dt)
         )
 
     @property
@@ -172,12 +207,12 @@ class RecurrentActorCritic(ActorCriticBase):
             state = state + self.critic_core.initial_state(batch_size)
         return state
 
-    def features(self, obs_n, state, episode_start, dt, need_state=True):
+    def features(self, obs_n, critic_n, state, episode_start, dt, need_state=True):
         n = len(self.core.state_names)
         fa, actor_state = self.core(obs_n, state[:n], episode_start, dt)
         if self.critic_core is None:
             return fa, fa, actor_state if need_state else ()
-        fc, critic_state = self.critic_core(obs_n, state[n:], episode_start, dt)
+        fc, critic_state = self.critic_core(critic_n, state[n:], episode_start, dt)
         return fa, fc, actor_state + critic_state if need_state else ()
 
     def act_inference(self, obs: Tensor, state: State, dt: Tensor | None = None) -> tuple[Tensor, State]:
@@ -207,6 +242,7 @@ class MlpActorCritic(ActorCriticBase):
         num_layers: int = 2,
         head_hidden: list[int] | None = None,
         init_log_std: float = 0.0,
+        privileged_dim: int = 0,
         **_ignored,
     ) -> None:
         super().__init__(
@@ -219,13 +255,14 @@ class MlpActorCritic(ActorCriticBase):
             hidden_size,
             list(head_hidden or []),
             init_log_std,
+            privileged_dim,
         )
         self.actor_body = mlp([obs_dim] + [hidden_size] * num_layers, out_gain=1.0)
-        self.critic_body = mlp([obs_dim] + [hidden_size] * num_layers, out_gain=1.0)
+        self.critic_body = mlp([obs_dim + privileged_dim] + [hidden_size] * num_layers, out_gain=1.0)
         self.time_aware = False
 
     def initial_state(self, batch_size: int) -> State:
         return ()
 
-    def features(self, obs_n, state, episode_start, dt, need_state=True):
-        return torch.tanh(self.actor_body(obs_n)), torch.tanh(self.critic_body(obs_n)), ()
+    def features(self, obs_n, critic_n, state, episode_start, dt, need_state=True):
+        return torch.tanh(self.actor_body(obs_n)), torch.tanh(self.critic_body(critic_n)), ()

@@ -46,6 +46,10 @@ class PolicyConfig:
     init_log_std: float = 0.0
     # True: actor and critic share one recurrent core (half the compute); False: two cores.
     shared_core: bool = True
+    # What the PPO critic reads: the policy's own observation, or also the simulator's full one
+    # (``privileged``: an asymmetric actor-critic; needs the privileged_obs wrapper first in
+    # env.wrappers and shared_core: false). The actor and the bundle never read it.
+    critic_obs: Literal["policy", "privileged"] = "policy"
     target_kl: float | None = None
 
     # --- behaviour cloning / DAgger ----------------------------------------------------------
@@ -92,5 +96,9 @@ class PolicyConfig:
         for name in ("learning_rate", "clip_range", "max_grad_norm"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
+        if self.critic_obs == "privileged" and self.shared_core and self.architecture == "recurrent":
+            raise ConfigError(
+                "critic_obs: privileged needs the critic's own core; set shared_core: false"
+            )
         if self.eval_every < 0:
             raise ConfigError(f"eval_every: must be >= 0 steps, got {self.eval_every}")

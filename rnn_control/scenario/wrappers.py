@@ -128,6 +128,14 @@ class ObsNoiseParams:
                 raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)}")
 
 
+@dataclass
+class PrivilegedObsParams:
+    """No parameters: it copies the observation where it stands in the list (put it first)."""
+
+    def validate(self) -> None:
+        pass
+
+
 WRAPPER_PARAMS: dict[str, type] = {
     "action_repeat": ActionRepeatParams,
     "domain_randomization": DomainRandomizationParams,
@@ -137,5 +145,6 @@ WRAPPER_PARAMS: dict[str, type] = {
     "latency": LatencyParams,
     "mask_velocity": MaskVelocityParams,
     "obs_noise": ObsNoiseParams,
+    "privileged_obs": PrivilegedObsParams,
 }
 """YAML name -> parameter dataclass of every wrapper (the wrapper table in envs uses the same names)."""

@@ -21,6 +21,7 @@ from rnn_control.envs.wrappers.joint_space import JointSpace
 from rnn_control.envs.wrappers.latency import Latency
 from rnn_control.envs.wrappers.mask_velocity import MaskVelocity
 from rnn_control.envs.wrappers.obs_noise import ObsNoise
+from rnn_control.envs.wrappers.privileged_obs import PrivilegedObs
 from rnn_control.scenario.wrappers import WRAPPER_PARAMS
 
 WRAPPERS: dict[str, type[gym.Wrapper]] = {
@@ -32,6 +33,7 @@ WRAPPERS: dict[str, type[gym.Wrapper]] = {
     "latency": Latency,
     "mask_velocity": MaskVelocity,
     "obs_noise": ObsNoise,
+    "privileged_obs": PrivilegedObs,
 }
 assert set(WRAPPERS) == set(WRAPPER_PARAMS), "wrapper table and parameter table must name the same wrappers"
 
@@ -64,6 +66,7 @@ __all__ = [
     "Latency",
     "MaskVelocity",
     "ObsNoise",
+    "PrivilegedObs",
     "apply_wrapper",
     "register_wrapper",
 ]

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from rnn_control.envs.factory import make_vec_env
+from rnn_control.envs.wrappers.privileged_obs import PRIVILEGED_KEY
 from rnn_control.scenario import Scenario
 from rnn_control.train.common.checkpoint import rng_state, set_rng_state
 from rnn_control.train.common.distributed import Distributed, update_normalizer
@@ -117,6 +118,7 @@ def train_ppo(
     low, high = (act_space.low, act_space.high) if is_box else (None, None)
     act_dim = model.act_dim if is_box else 1
     time_aware = bool(getattr(model, "time_aware", False))
+    privileged = bool(getattr(model, "privileged_dim", 0))  # an asymmetric critic
     nominal_dt = run.nominal_dt
 
     obs_np, info = venv.reset(seed=env_seed)
@@ -124,7 +126,8 @@ def train_ppo(
     dt_np = info_dt(info, N, nominal_dt)
     state = tuple(s.to(device) for s in model.initial_state(N))
     ep_return = np.zeros(N)
-    storage = RolloutStorage(T, N, model.obs_dim, act_dim, L, state, device=device)
+    in_dim = model.obs_dim + getattr(model, "privileged_dim", 0)
+    storage = RolloutStorage(T, N, in_dim, act_dim, L, state, device=device)
     if run.resumed is None:
         save()  # step 0: there is always a good checkpoint to fall back to
     next_ckpt = (step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
@@ -143,7 +146,7 @@ def train_ppo(
         with torch.no_grad():
             for t in range(T):
                 storage.store_state(t, state)
-                obs_t = torch.from_numpy(np.asarray(obs_np, dtype=np.float32)).to(device)
+                obs_t = torch.from_numpy(_model_input(obs_np, info, privileged)).to(device)
                 start_t = torch.from_numpy(episode_start).to(device)
                 dt_t = torch.from_numpy(dt_np).view(1, N, 1).to(device) if time_aware else None
                 out, value, state = model(obs_t[None], state, start_t[None], dt_t)
@@ -166,7 +169,9 @@ def train_ppo(
                 r = rewards(np.asarray(rew, dtype=np.float64), done)
                 bootstrap = trunc & ~term
                 if bootstrap.any():
-                    r = r + cfg.gamma * _final_values(model, info, bootstrap, state, nominal_dt, time_aware)
+                    r = r + cfg.gamma * _final_values(
+                        model, info, bootstrap, state, nominal_dt, time_aware, privileged
+                    )
                 torch_r = torch.from_numpy(r.astype(np.float32))
                 storage.obs[t] = obs_t
                 storage.episode_start[t] = start_t
@@ -181,7 +186,7 @@ def train_ppo(
                 dt_np = info_dt(info, N, nominal_dt)
             dt_t = torch.from_numpy(dt_np).view(1, N, 1).to(device) if time_aware else None
             _, last_value, _ = model(
-                torch.from_numpy(np.asarray(obs_np, dtype=np.float32)).to(device)[None],
+                torch.from_numpy(_model_input(obs_np, info, privileged)).to(device)[None],
                 state,
                 torch.from_numpy(episode_start).to(device)[None],
                 dt_t,
@@ -190,7 +195,8 @@ def train_ppo(
         step += steps_per_iter
         # ---------------- update ----------------
         stats = _update(model, optimizer, storage, cfg, run, step)
-        update_normalizer(group, model.normalizer, storage.obs)
+        for normalizer, part in model.normalizer_inputs(storage.obs):
+            update_normalizer(group, normalizer, part)
         iteration += 1
         train_time += time.perf_counter() - t_iter
         # ---------------- bookkeeping ----------------
@@ -236,11 +242,23 @@ def _mean_return(group: Distributed, recent: deque[float]) -> float | None:
     return float(np.mean(returns)) if returns else None
 
 
-def _final_values(model, info, mask, state, nominal_dt, time_aware) -> np.ndarray:
+def _model_input(obs: np.ndarray, info: dict[str, Any], privileged: bool) -> np.ndarray:
+    """What the model reads: the observation, with the privileged one appended for an asymmetric
+    critic (``info["privileged_obs"]``, from the privileged_obs wrapper)."""
+    obs = np.asarray(obs, dtype=np.float32)
+    if not privileged:
+        return obs
+    return np.concatenate([obs, np.asarray(info[PRIVILEGED_KEY], dtype=np.float32)], axis=-1)
+
+
+def _final_values(model, info, mask, state, nominal_dt, time_aware, privileged=False) -> np.ndarray:
     """Value of the final observation of truncated episodes (for bootstrapping), 0 elsewhere."""
     idx = np.flatnonzero(mask)
     device = state[0].device if state else torch.device("cpu")
     final = np.stack([np.asarray(info["final_obs"][j], dtype=np.float32) for j in idx])
+    if privileged:
+        last = np.asarray(info["final_info"][PRIVILEGED_KEY], dtype=np.float32)[idx]
+        final = np.concatenate([final, last], axis=-1)
     sub_state = tuple(s[:, torch.from_numpy(idx).to(device)] for s in state)
     dt = None
     if time_aware:

@@ -13,7 +13,7 @@ from torch import nn
 
 from rnn_control.envs.spaces import describe_spaces
 from rnn_control.envs.timing import control_period
-from rnn_control.errors import CheckpointError
+from rnn_control.errors import CheckpointError, ConfigError
 from rnn_control.models.policy import MlpActorCritic, RecurrentActorCritic
 from rnn_control.scenario import Scenario
 
@@ -54,6 +54,13 @@ def policy_kwargs(scenario: Scenario, spaces: dict[str, Any]) -> tuple[str, dict
         "head_hidden": list(p.head_hidden if p.head_hidden is not None else (m.head_hidden or [])),
         "init_log_std": p.init_log_std,
     }
+    if p.critic_obs == "privileged":
+        if "privileged_observation" not in spaces:
+            raise ConfigError(
+                "policy.critic_obs: privileged, but the env provides no privileged observation; "
+                "list the privileged_obs wrapper first in env.wrappers"
+            )
+        kwargs["privileged_dim"] = spaces["privileged_observation"]["shape"][0]
     if p.architecture == "mlp":
         return MlpActorCritic.__name__, {**kwargs, "num_layers": max(m.num_layers, 2)}
     kwargs.update(cell=m.cell, nominal_dt=m.nominal_dt, shared_core=p.shared_core)
