@@ -129,6 +129,17 @@ class ObsNoiseParams:
 
 
 @dataclass
+class FrameStackParams:
+    """``frames``: how many observations, the newest last (a feed-forward baseline's memory)."""
+
+    frames: int = 4
+
+    def validate(self) -> None:
+        if self.frames < 1:
+            raise ConfigError(f"frames: must be >= 1, got {self.frames}")
+
+
+@dataclass
 class PrivilegedObsParams:
     """No parameters: it copies the observation where it stands in the list (put it first)."""
 
@@ -141,6 +152,7 @@ WRAPPER_PARAMS: dict[str, type] = {
     "domain_randomization": DomainRandomizationParams,
     "dt_jitter": DtJitterParams,
     "fault": FaultParams,
+    "frame_stack": FrameStackParams,
     "joint_space": JointSpaceParams,
     "latency": LatencyParams,
     "mask_velocity": MaskVelocityParams,

@@ -17,6 +17,7 @@ from rnn_control.envs.wrappers.action_repeat import ActionRepeat
 from rnn_control.envs.wrappers.domain_randomization import DomainRandomization
 from rnn_control.envs.wrappers.dt_jitter import DtJitter
 from rnn_control.envs.wrappers.fault import Fault
+from rnn_control.envs.wrappers.frame_stack import FrameStack
 from rnn_control.envs.wrappers.joint_space import JointSpace
 from rnn_control.envs.wrappers.latency import Latency
 from rnn_control.envs.wrappers.mask_velocity import MaskVelocity
@@ -29,6 +30,7 @@ WRAPPERS: dict[str, type[gym.Wrapper]] = {
     "domain_randomization": DomainRandomization,
     "dt_jitter": DtJitter,
     "fault": Fault,
+    "frame_stack": FrameStack,
     "joint_space": JointSpace,
     "latency": Latency,
     "mask_velocity": MaskVelocity,
@@ -62,6 +64,7 @@ __all__ = [
     "DomainRandomization",
     "DtJitter",
     "Fault",
+    "FrameStack",
     "JointSpace",
     "Latency",
     "MaskVelocity",
