@@ -47,6 +47,13 @@ def make_vec_env(cfg: EnvConfig, num_envs: int | None = None, seed: int = 0) -> 
 
     With ``AutoresetMode.SAME_STEP`` the observation returned on a terminal step is already the
     first observation of the next episode; the terminal one is in ``info["final_obs"]``.
+
+    ``cfg.vectorization: async`` steps each env in its own worker process (gymnasium's
+    ``AsyncVectorEnv``, shared-memory observations). Env ``i`` is seeded ``seed + i`` either way,
+    and the results (observations, rewards, flags, merged infos, PPO training) are bit-identical
+    to ``sync`` (tests/test_vector_envs.py). It only pays where stepping the envs costs more than
+    a pipe round trip per env and step: on 2 cores it was slower than ``sync`` for PendulumNoVel
+    and HalfCheetah (BENCHMARKS.md, "Scaling out").
     """
     check_env_config(cfg)
     n = num_envs or cfg.num_envs

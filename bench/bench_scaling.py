@@ -1,0 +1,228 @@
+"""Scaling out (issue 15): env stepping and PPO training throughput, one process vs async envs vs 2 ranks.
+
+Two subcommands (run from the repository root; results go to BENCHMARKS.md, "Scaling out"):
+
+``envs``: raw vector-env stepping with random actions, ``env.vectorization: sync`` vs ``async``
+(gymnasium ``AsyncVectorEnv``, one worker process per env), for each scenario and env count::
+
+    PYTHONPATH=. .venv/bin/python bench/bench_scaling.py envs
+    PYTHONPATH=. .venv/bin/python bench/bench_scaling.py envs --scenario sim/half_cheetah_full.yaml \
+        --num-envs 8 16 --seconds 3
+
+``train``: one ``rnn-control train-policy`` subprocess per mode, same seed and step budget; each
+prints env steps/s (steps / training time, evaluation excluded), the wall clock of the whole
+command, the time to ``--target`` (first evaluation at or above it) and the final evaluation
+return, with the ratio to the ``sync`` baseline::
+
+    PYTHONPATH=. .venv/bin/python bench/bench_scaling.py train --scenario sim/pendulum_novel.yaml \
+        --steps 150000
+    PYTHONPATH=. .venv/bin/python bench/bench_scaling.py train --scenario sim/half_cheetah_full.yaml \
+        --steps 50000 --eval-every 25000
+
+Modes (``--modes``, default all):
+
+- ``sync``: 1 process, envs stepped in it, ``policy.num_threads`` 1 (the scenario default): the
+  baseline;
+- ``threads2``: 1 process, sync envs, ``policy.num_threads`` 2 (torch uses both cores);
+- ``async``: 1 process, envs in worker processes (``env.vectorization: async``), 1 torch thread;
+- ``ranks2``: 2 ranks under ``torch.distributed.run``, each stepping half the envs, so that an
+  update sees the same batch (and the same env seeds) as 1 process with all of them; torch's
+  launcher sets 1 thread per rank;
+- ``ranks2-wide``: 2 ranks, each stepping all ``policy.num_envs`` envs: twice the batch per
+  update, so half the updates for the same env steps (a different training run).
+
+A mode whose command fails is reported as skipped, with its first error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rnn_control.envs.factory import make_vec_env
+from rnn_control.scenario import load_scenario
+from rnn_control.scenario.loading import deep_merge, resolve_scenario
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "rnn_control"]  # = rnn-control
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+MODES = ("sync", "threads2", "async", "ranks2", "ranks2-wide")
+DEFAULT_SCENARIOS = ("sim/pendulum_novel.yaml", "sim/half_cheetah_full.yaml")
+
+
+# ---------------------------------------------------------------- envs: raw stepping
+
+
+def step_rate(scenario: str, vectorization: str, num_envs: int, seconds: float) -> float:
+    """Env steps/s of ``num_envs`` copies of the scenario's env (wrappers included), random actions."""
+    cfg = dataclasses.replace(load_scenario(scenario).env, vectorization=vectorization)
+    venv = make_vec_env(cfg, num_envs, seed=0)
+    space = venv.action_space
+    rng = np.random.default_rng(0)
+    if hasattr(space, "low"):
+        actions = rng.uniform(space.low, space.high, (64, *space.shape)).astype(space.dtype)
+    else:
+        actions = np.stack([space.sample() for _ in range(64)])
+    try:
+        for t in range(20):  # warm-up
+            venv.step(actions[t % 64])
+        steps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            for t in range(50):
+                venv.step(actions[t])
+            steps += 50
+        return steps * num_envs / (time.perf_counter() - t0)
+    finally:
+        venv.close()
+
+
+def bench_envs(args: argparse.Namespace) -> None:
+    """Print sync and async stepping rates and their ratio for each scenario and env count."""
+    print("| scenario | envs | sync steps/s | async steps/s | async / sync |")
+    print("|---|---:|---:|---:|---:|")
+    for scenario in args.scenario or DEFAULT_SCENARIOS:
+        for n in args.num_envs:
+            sync = step_rate(scenario, "sync", n, args.seconds)
+            asyn = step_rate(scenario, "async", n, args.seconds)
+            name = Path(scenario).stem
+            print(f"| {name} | {n} | {sync:,.0f} | {asyn:,.0f} | {asyn / sync:.2f}x |", flush=True)
+
+
+# ---------------------------------------------------------------- train: PPO per mode
+
+
+def scenario_file(scenario: str, mode: str, args: argparse.Namespace, folder: Path) -> Path:
+    """A copy of the scenario YAML with the mode's settings and the benchmark's overrides."""
+    path = resolve_scenario(scenario)
+    data = yaml.safe_load(path.read_text())
+    policy: dict[str, Any] = {"eval_every": args.eval_every, "num_envs": args.num_envs}
+    if args.target is not None:
+        policy["target_return"] = args.target
+    if mode == "ranks2":  # each rank steps half the envs: the same batch per update as 1 process
+        policy["num_envs"] = args.num_envs // 2
+    if mode == "threads2":
+        policy["num_threads"] = 2
+    env = {"vectorization": "async" if mode == "async" else "sync"}
+    data = deep_merge(data, {"name": path.stem, "env": env, "policy": policy})
+    robot = data["env"].get("robot")
+    if isinstance(robot, dict):  # relative MJCF paths resolve from the original scenario's folder
+        robot.setdefault("scenario_dir", str(path.resolve().parent))
+    out = folder / f"{path.stem}_{mode}.yaml"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def command(mode: str, scenario_yaml: Path, run_dir: Path, steps: int) -> list[str]:
+    """The ``train-policy`` command line of one mode."""
+    args = ["train-policy", "--scenario", str(scenario_yaml), "--run-dir", str(run_dir)]
+    args += ["--steps", str(steps), "--no-progress"]
+    if mode.startswith("ranks2"):
+        # 2 ranks: train-policy's torchrun support (issue 15; README "Scaling out"). Where it
+        # fails (an older tree, no gloo), the mode is reported as skipped with its error.
+        return [*TORCHRUN, "-m", "rnn_control", *args]
+    return [*CLI, *args]
+
+
+def read_metrics(run_dir: Path, target: float | None) -> dict[str, Any]:
+    """Steps, training time, steps/s, final evaluation return and time to ``target`` from metrics.csv."""
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    last = rows[-1]
+    evals = [r for r in rows if r.get("eval_return")]
+    hit = next((r for r in evals if target is not None and float(r["eval_return"]) >= target), None)
+    steps, train_s = int(last["step"]), float(last["time_s"])
+    return {
+        "steps": steps,
+        "train_s": train_s,
+        "steps_per_s": steps / train_s,
+        "final_return": float(evals[-1]["eval_return"]) if evals else float("nan"),
+        "target_s": float(hit["time_s"]) if hit else None,
+        "target_step": int(hit["step"]) if hit else None,
+    }
+
+
+def error_lines(output: str, context: int = 6) -> str:
+    """The first error of a failed command with the lines before it (torchrun's summary, which
+    only names the failing rank, comes after it), else the output's last lines."""
+    lines = output.strip().splitlines()
+    first = next((i for i, line in enumerate(lines) if "Error:" in line or "Exception:" in line), None)
+    if first is None:
+        return "\n".join(lines[-2 * context :])
+    return "\n".join(lines[max(0, first - context) : first + 1])
+
+
+def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any] | None:
+    """Train once in ``mode``; None (with the error shown) when the command fails."""
+    run_dir = folder / f"run_{mode}"
+    cmd = command(mode, scenario_file(args.scenario, mode, args, folder), run_dir, args.steps)
+    print(f"\n[{mode}] {' '.join(cmd)}", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0 or not (run_dir / "metrics.csv").exists():
+        error = error_lines(proc.stderr or proc.stdout)
+        print(f"[{mode}] skipped: exit {proc.returncode} after {wall:.0f} s\n{error}", flush=True)
+        return None
+    result = {"mode": mode, "wall_s": wall, **read_metrics(run_dir, args.target)}
+    print(f"[{mode}] {result}", flush=True)
+    return result
+
+
+def bench_train(args: argparse.Namespace) -> None:
+    """Run every mode, then print one table with the ratios to the ``sync`` baseline."""
+    folder = Path(tempfile.mkdtemp(prefix="bench_scaling_"))
+    results = [r for mode in args.modes if (r := run_mode(mode, args, folder)) is not None]
+    base = next((r for r in results if r["mode"] == "sync"), None)
+    print(f"\n{Path(args.scenario).stem}, --steps {args.steps}, target {args.target} (runs in {folder})")
+    print("| mode | steps | env steps/s | vs sync | train s | wall s | to target s | final return |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        ratio = f"{r['steps_per_s'] / base['steps_per_s']:.2f}x" if base else "-"
+        to_target = f"{r['target_s']:.0f} (step {r['target_step']})" if r["target_s"] is not None else "-"
+        print(
+            f"| {r['mode']} | {r['steps']} | {r['steps_per_s']:,.0f} | {ratio} | {r['train_s']:.0f} "
+            f"| {r['wall_s']:.0f} | {to_target} | {r['final_return']:.1f} |"
+        )
+
+
+# ---------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    envs = sub.add_parser("envs", help="raw env stepping, sync vs async")
+    default = " ".join(DEFAULT_SCENARIOS)
+    envs.add_argument("--scenario", nargs="+", help=f"scenario YAMLs (default: {default})")
+    envs.add_argument("--num-envs", nargs="+", type=int, default=[8, 16])
+    envs.add_argument("--seconds", type=float, default=3.0, help="timed stepping per measurement")
+    train = sub.add_parser("train", help="PPO training per mode (subprocesses)")
+    train.add_argument("--scenario", required=True)
+    train.add_argument("--steps", type=int, required=True, help="total env steps (train-policy --steps)")
+    train.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    train.add_argument("--target", type=float, help="return for 'to target' (default: the scenario's)")
+    train.add_argument("--eval-every", type=int, default=10_000, help="policy.eval_every (steps)")
+    train.add_argument("--num-envs", type=int, help="policy.num_envs of 1 process (default: the scenario's)")
+    args = parser.parse_args(argv)
+    if args.command == "envs":
+        bench_envs(args)
+    else:
+        scenario = load_scenario(args.scenario)
+        if args.target is None:
+            args.target = scenario.policy.target_return
+        if args.num_envs is None:
+            args.num_envs = scenario.policy.num_envs or scenario.env.num_envs
+        bench_train(args)
+
+
+if __name__ == "__main__":
+    main()
