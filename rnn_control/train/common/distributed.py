@@ -185,6 +185,14 @@ class Distributed:
         _collective(dist.all_reduce, t)
         return float(t.item()) / self.world_size
 
+    def sum(self, t: Tensor) -> Tensor:
+        """The element-wise sum of ``t`` over the ranks (a new tensor; ``t`` is left alone)."""
+        if not self.active:
+            return t.clone()
+        out = t.clone().to(self._comm_device)
+        _collective(dist.all_reduce, out)
+        return out.to(t.device)
+
     def minimum(self, value: int) -> int:
         """The smallest ``value`` over the ranks."""
         if not self.active:

@@ -277,7 +277,9 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
     for _epoch in range(cfg.epochs):
         sums = dict.fromkeys(sums, 0.0)
         count = 0
-        for mb in storage.minibatches(cfg.num_minibatches):
+        batches = list(storage.minibatches(cfg.num_minibatches))
+        adv_stats = _advantage_stats(run.dist, [mb["advantages"] for mb in batches])
+        for mb, (adv_mean, adv_std) in zip(batches, adv_stats):
             dt = mb["dt"] if getattr(model, "time_aware", False) else None
             out, values, _ = model(mb["obs"], mb["state"], mb["episode_start"], dt, need_state=False)
             dist = model.distribution(out)
@@ -286,7 +288,7 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
             ratio = log_ratio.exp()
             adv = mb["advantages"]
             if cfg.normalize_advantage:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                adv = (adv - adv_mean) / (adv_std + 1e-8)
             pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)).mean()
             v_loss = 0.5 * (values - mb["returns"]).pow(2).mean()
             entropy = model.entropy(dist).mean()
@@ -307,3 +309,17 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
         if cfg.target_kl is not None and run.dist.mean(sums["approx_kl"] / max(count, 1)) > cfg.target_kl:
             break  # every rank stops after the same epoch: on the mean KL over the ranks
     return {k: round(v / max(count, 1), 6) for k, v in sums.items()}
+
+
+def _advantage_stats(group: Distributed, advantages: list[torch.Tensor]) -> list[tuple[float, float]]:
+    """Mean and (unbiased) std of each minibatch's advantages, over the ranks: minibatch ``k`` of
+    every rank together is one minibatch of the union, normalised as one process would normalise
+    it (per rank, a small minibatch of a few chunks would lose each chunk's mean advantage).
+    One all-reduce per epoch."""
+    local = torch.tensor([[a.sum().item(), a.pow(2).sum().item(), a.numel()] for a in advantages],
+                         dtype=torch.float64)  # fmt: skip
+    total = group.sum(local)
+    n = total[:, 2]
+    mean = total[:, 0] / n
+    var = ((total[:, 1] - n * mean**2) / (n - 1).clamp_min(1.0)).clamp_min(0.0)
+    return list(zip(mean.tolist(), var.sqrt().tolist()))
