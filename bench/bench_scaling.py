@@ -32,6 +32,12 @@ Modes (``--modes``, default all):
   update, so half the updates for the same env steps (a different training run).
 
 A mode whose command fails is reported as skipped, with its first error.
+
+``ceiling``: what 2 cores can give at best, with no communication at all: the PPO rollout loop
+(GRU policy forward + env step, no update) in 1 process, then in 2 independent processes at
+once, and the ratio; then the latency of a gloo all-reduce between 2 ranks::
+
+    PYTHONPATH=. .venv/bin/python bench/bench_scaling.py ceiling
 """
 
 from __future__ import annotations
@@ -194,6 +200,65 @@ def bench_train(args: argparse.Namespace) -> None:
         )
 
 
+# ---------------------------------------------------------------- ceiling
+
+ROLLOUT_LOOP = """
+import sys, time
+import numpy as np, torch
+torch.set_num_threads(1)
+from rnn_control.envs.factory import make_vec_env
+from rnn_control.models.policy import RecurrentActorCritic
+from rnn_control.scenario import load_scenario
+sc = load_scenario(sys.argv[1])
+venv = make_vec_env(sc.env, int(sys.argv[2]), seed=0)
+space = venv.single_action_space
+model = RecurrentActorCritic(venv.single_observation_space.shape[0], space.shape[0], "box",
+                             space.low.tolist(), space.high.tolist(), hidden_size=sc.model.hidden_size,
+                             shared_core=False)
+obs, _ = venv.reset(seed=0)
+state, n, t0 = model.initial_state(venv.num_envs), 0, time.perf_counter()
+with torch.no_grad():
+    while time.perf_counter() - t0 < float(sys.argv[3]):
+        out, _, state = model(torch.from_numpy(obs.astype(np.float32))[None], state)
+        obs, *_ = venv.step(np.clip(out[0].numpy(), space.low, space.high))
+        n += venv.num_envs
+print(n / (time.perf_counter() - t0))
+"""
+
+ALLREDUCE = """
+import time, torch, torch.distributed as dist
+torch.set_num_threads(1)
+dist.init_process_group("gloo")
+for n in (10_000, 100_000, 250_000):
+    t = torch.randn(n)
+    for _ in range(20):
+        dist.all_reduce(t)
+    t0 = time.perf_counter()
+    for _ in range(200):
+        dist.all_reduce(t)
+    ms = (time.perf_counter() - t0) / 200 * 1e3
+    if dist.get_rank() == 0:
+        print(f"gloo all_reduce of {n} floats between 2 ranks: {ms:.3f} ms")
+dist.destroy_process_group()
+"""
+
+
+def bench_ceiling(args: argparse.Namespace) -> None:
+    """Rollout-loop steps/s in 1 process and in 2 at once; gloo all-reduce latency."""
+    cmd = [sys.executable, "-c", ROLLOUT_LOOP, args.scenario, str(args.num_envs), str(args.seconds)]
+    one = float(subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True).stdout)
+    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    two = [float(p.communicate()[0]) for p in procs]
+    print(f"{args.scenario}, {args.num_envs} envs, rollout loop without the update:")
+    print(f"  1 process: {one:,.0f} steps/s; 2 at once: {two[0]:,.0f} + {two[1]:,.0f} = {sum(two):,.0f}")
+    print(f"  ceiling of 2 processes on this machine: {sum(two) / one:.2f}x")
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as script:
+        script.write(ALLREDUCE)
+        script.flush()
+        out = subprocess.run([*TORCHRUN, script.name], cwd=REPO, capture_output=True, text=True, check=True)
+    print("  " + "\n  ".join(line for line in out.stdout.splitlines() if "all_reduce" in line))
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -212,9 +277,15 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--target", type=float, help="return for 'to target' (default: the scenario's)")
     train.add_argument("--eval-every", type=int, default=10_000, help="policy.eval_every (steps)")
     train.add_argument("--num-envs", type=int, help="policy.num_envs of 1 process (default: the scenario's)")
+    ceiling = sub.add_parser("ceiling", help="2 independent processes vs 1; gloo all-reduce latency")
+    ceiling.add_argument("--scenario", default="pendulum_novel")
+    ceiling.add_argument("--num-envs", type=int, default=16)
+    ceiling.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args(argv)
     if args.command == "envs":
         bench_envs(args)
+    elif args.command == "ceiling":
+        bench_ceiling(args)
     else:
         scenario = load_scenario(args.scenario)
         if args.target is None:
