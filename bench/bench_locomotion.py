@@ -35,11 +35,17 @@ MLP = {"policy": {"architecture": "mlp"}, "model": {"hidden_size": 128}}
 
 
 def _wrappers(name: str) -> list:
-    return load_scenario(name).to_dict()["env"]["wrappers"]
+    """The scenario's wrappers without the privileged observation (added back where a run asks)."""
+    return [w for w in load_scenario(name).to_dict()["env"]["wrappers"] if "privileged_obs" not in w]
 
 
 def _privileged(name: str) -> dict:
     return {"env": {"wrappers": [PRIVILEGED, *_wrappers(name)]}, "policy": {"critic_obs": "privileged"}}
+
+
+def _symmetric(name: str) -> dict:
+    """The critic reads what the actor reads (no privileged observation)."""
+    return {"env": {"wrappers": _wrappers(name)}, "policy": {"critic_obs": "policy"}}
 
 
 def _stacked(name: str, frames: int = 4) -> dict:
@@ -49,12 +55,12 @@ def _stacked(name: str, frames: int = 4) -> dict:
 RUNS: dict[str, tuple[str, object]] = {  # name -> (shipped scenario, overrides or a function of none)
     "hc_full_gru": ("half_cheetah_full", {}),
     "hc_full_mlp": ("half_cheetah_full", MLP),
-    "hc_imu_gru": ("half_cheetah_imu", {}),
+    "hc_imu_gru": ("half_cheetah_imu", lambda: _symmetric("half_cheetah_imu")),
     "hc_imu_gru_priv": ("half_cheetah_imu", lambda: _privileged("half_cheetah_imu")),
     "hc_imu_mlp": ("half_cheetah_imu", MLP),
     "hc_imu_mlp4": ("half_cheetah_imu", lambda: _stacked("half_cheetah_imu")),
     "walker_full_gru": ("walker2d_full", {}),
-    "walker_imu_gru": ("walker2d_imu", {}),
+    "walker_imu_gru": ("walker2d_imu", {}),  # the shipped IMU scenarios have the privileged critic
     "walker_imu_mlp": ("walker2d_imu", MLP),
     "hopper_full_gru": ("hopper_full", {}),
     "hopper_imu_gru": ("hopper_imu", {}),

@@ -11,7 +11,9 @@ from rnn_control.envs.spaces import describe_env
 from rnn_control.errors import ConfigError
 from rnn_control.scenario import load_scenario
 
-IMU_TERMS = load_scenario("half_cheetah_imu").to_dict()["env"]["wrappers"]
+IMU_TERMS = [  # the IMU scenario's observation wrappers, without its privileged observation
+    w for w in load_scenario("half_cheetah_imu").to_dict()["env"]["wrappers"] if "privileged_obs" not in w
+]
 
 
 def stacked(frames: int = 4):

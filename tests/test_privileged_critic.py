@@ -17,7 +17,9 @@ from rnn_control.scenario import load_scenario
 from rnn_control.train.common.checkpoint import load_checkpoint
 from rnn_control.train.policy.ppo import train_ppo
 
-IMU_TERMS = load_scenario("half_cheetah_imu").to_dict()["env"]["wrappers"]
+IMU_TERMS = [  # the IMU scenario's observation wrappers, without its privileged observation
+    w for w in load_scenario("half_cheetah_imu").to_dict()["env"]["wrappers"] if "privileged_obs" not in w
+]
 TINY = {
     "total_steps": 512, "num_envs": 2, "rollout_steps": 64, "chunk_length": 16, "num_minibatches": 2,
     "epochs": 1, "eval_every": 0, "eval_episodes": 1, "checkpoint_every": 512, "device": "cpu",
