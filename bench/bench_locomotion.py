@@ -31,7 +31,6 @@ from rnn_control.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIVILEGED = {"privileged_obs": {}}
-MLP = {"policy": {"architecture": "mlp"}, "model": {"hidden_size": 128}}
 
 
 def _wrappers(name: str) -> list:
@@ -39,35 +38,38 @@ def _wrappers(name: str) -> list:
     return [w for w in load_scenario(name).to_dict()["env"]["wrappers"] if "privileged_obs" not in w]
 
 
-def _privileged(name: str) -> dict:
-    return {"env": {"wrappers": [PRIVILEGED, *_wrappers(name)]}, "policy": {"critic_obs": "privileged"}}
+def variant(name: str, mlp: bool = False, frames: int = 0, privileged: bool | None = None) -> dict:
+    """Overrides of shipped scenario ``name``: an MLP policy (hidden 128), over the last
+    ``frames`` observations, with the critic reading the privileged observation or not (None:
+    as the scenario ships)."""
+    over: dict = {"policy": {"architecture": "mlp"}, "model": {"hidden_size": 128}} if mlp else {}
+    wrappers = _wrappers(name) + ([{"frame_stack": {"frames": frames}}] if frames else [])
+    if privileged is None:
+        privileged = load_scenario(name).policy.critic_obs == "privileged"
+    over["env"] = {"wrappers": [PRIVILEGED, *wrappers] if privileged else wrappers}
+    over.setdefault("policy", {})["critic_obs"] = "privileged" if privileged else "policy"
+    return over
 
 
-def _symmetric(name: str) -> dict:
-    """The critic reads what the actor reads (no privileged observation)."""
-    return {"env": {"wrappers": _wrappers(name)}, "policy": {"critic_obs": "policy"}}
-
-
-def _stacked(name: str, frames: int = 4) -> dict:
-    return {**MLP, "env": {"wrappers": [*_wrappers(name), {"frame_stack": {"frames": frames}}]}}
-
-
-RUNS: dict[str, tuple[str, object]] = {  # name -> (shipped scenario, overrides or a function of none)
+RUNS: dict[str, tuple[str, dict]] = {  # name -> (shipped scenario, variant)
     "hc_full_gru": ("half_cheetah_full", {}),
-    "hc_full_mlp": ("half_cheetah_full", MLP),
-    "hc_imu_gru": ("half_cheetah_imu", lambda: _symmetric("half_cheetah_imu")),
-    "hc_imu_gru_priv": ("half_cheetah_imu", lambda: _privileged("half_cheetah_imu")),
-    "hc_imu_mlp": ("half_cheetah_imu", MLP),
-    "hc_imu_mlp4": ("half_cheetah_imu", lambda: _stacked("half_cheetah_imu")),
+    "hc_full_mlp": ("half_cheetah_full", {"mlp": True}),
+    "hc_full_mlp4": ("half_cheetah_full", {"mlp": True, "frames": 4}),
+    "hc_imu_gru": ("half_cheetah_imu", {"privileged": False}),
+    "hc_imu_gru_priv": ("half_cheetah_imu", {"privileged": True}),  # as shipped
+    "hc_imu_mlp": ("half_cheetah_imu", {"mlp": True, "privileged": False}),
+    "hc_imu_mlp_priv": ("half_cheetah_imu", {"mlp": True, "privileged": True}),
+    "hc_imu_mlp4": ("half_cheetah_imu", {"mlp": True, "frames": 4, "privileged": False}),
+    "hc_imu_mlp4_priv": ("half_cheetah_imu", {"mlp": True, "frames": 4, "privileged": True}),
     "walker_full_gru": ("walker2d_full", {}),
-    "walker_imu_gru": ("walker2d_imu", {}),  # the shipped IMU scenarios have the privileged critic
-    "walker_imu_mlp": ("walker2d_imu", MLP),
+    "walker_imu_gru": ("walker2d_imu", {}),
+    "walker_imu_mlp": ("walker2d_imu", {"mlp": True}),
     "hopper_full_gru": ("hopper_full", {}),
     "hopper_imu_gru": ("hopper_imu", {}),
-    "hopper_imu_mlp": ("hopper_imu", MLP),
+    "hopper_imu_mlp": ("hopper_imu", {"mlp": True}),
     "ant_full_gru": ("ant_full", {}),
     "ant_imu_gru": ("ant_imu", {}),
-    "ant_imu_mlp": ("ant_imu", MLP),
+    "ant_imu_mlp": ("ant_imu", {"mlp": True}),
 }
 
 
@@ -80,8 +82,8 @@ def _merge(base: dict, extra: dict) -> dict:
 
 def run_one(name: str, seed: int, ranks: int, steps: int, workdir: Path) -> dict:
     """Train one configuration; returns its JSON record."""
-    shipped, overrides = RUNS[name]
-    overrides = overrides() if callable(overrides) else overrides
+    shipped, options = RUNS[name]
+    overrides = variant(shipped, **options)
     base = load_scenario(shipped)
     envs = base.policy.num_envs or base.env.num_envs
     if envs % ranks:
