@@ -38,21 +38,25 @@ def _wrappers(name: str) -> list:
     return [w for w in load_scenario(name).to_dict()["env"]["wrappers"] if "privileged_obs" not in w]
 
 
-def variant(name: str, mlp: bool = False, frames: int = 0, privileged: bool | None = None) -> dict:
+def variant(
+    name: str, mlp: bool = False, frames: int = 0, privileged: bool | None = None, policy: dict | None = None
+) -> dict:
     """Overrides of shipped scenario ``name``: an MLP policy (hidden 128), over the last
     ``frames`` observations, with the critic reading the privileged observation or not (None:
-    as the scenario ships)."""
+    as the scenario ships), and other ``policy`` settings."""
     over: dict = {"policy": {"architecture": "mlp"}, "model": {"hidden_size": 128}} if mlp else {}
     wrappers = _wrappers(name) + ([{"frame_stack": {"frames": frames}}] if frames else [])
     if privileged is None:
         privileged = load_scenario(name).policy.critic_obs == "privileged"
     over["env"] = {"wrappers": [PRIVILEGED, *wrappers] if privileged else wrappers}
     over.setdefault("policy", {})["critic_obs"] = "privileged" if privileged else "policy"
+    over["policy"].update(policy or {})
     return over
 
 
 RUNS: dict[str, tuple[str, dict]] = {  # name -> (shipped scenario, variant)
     "hc_full_gru": ("half_cheetah_full", {}),
+    "hc_full_gru_narrow": ("half_cheetah_full", {"policy": {"init_log_std": -2.0, "gamma": 0.98}}),
     "hc_full_mlp": ("half_cheetah_full", {"mlp": True}),
     "hc_full_mlp4": ("half_cheetah_full", {"mlp": True, "frames": 4}),
     "hc_imu_gru": ("half_cheetah_imu", {"privileged": False}),
