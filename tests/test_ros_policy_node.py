@@ -349,7 +349,10 @@ def timer_node(tmp, probe):
         "bundle": bundle,
         "autostart": True,
         "fade_in": 0.0,
-        "watchdog_periods": 15.0,
+        # 1 s: a feed that stalls for a scheduling hiccup must not trip it (a 0.3 s watchdog tripped
+        # once mid-feed on a clean-clone run, and its release reset the state); the silent phase
+        # waits for the trip on the diagnostics, so a longer watchdog only makes that wait longer
+        "watchdog_periods": 50.0,
         "diagnostics_period": 0.05,
         "sensor_qos": "reliable",
         "sensor_qos_depth": 10,
