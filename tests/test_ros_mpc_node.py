@@ -6,6 +6,7 @@ unknown cost field)."""
 from __future__ import annotations
 
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from rnn_control.ros.common import qos_profile, result_qos
 from rnn_control.runtime.mpc import MpcController
 from tests.bundles import make_policy_bundle
 from tests.mpc_support import planning_bundle
-from tests.ros_support import ROOT, NodeProcess, Probe
+from tests.ros_support import ROOT, DiagnosticsLog, NodeProcess, Probe
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(150)]
 RELIABLE = qos_profile("reliable", 1000)
@@ -65,9 +66,15 @@ def probe():
 def test_lockstep_closed_loop_over_ros_equals_the_in_process_mpc(tmp, bundle, section_file, probe):
     config = ROOT / "config" / "sim_closed_loop_mpc.yaml"
     ns = "/mpcloop"
+    # the first status after the last episode covers every tick of the loop; once the bridge has
+    # exited the sensor stream ends and the watchdog trips (5 s later): statuses every 0.2 s keep
+    # that trip out of the one read (a status read after the in-process reference, seconds
+    # later, once carried it)
+    node_params = {"bundle": bundle, "mpc_scenario": section_file, "watchdog_periods": 100.0,
+                   "diagnostics_period": 0.2}
+    diagnostics = DiagnosticsLog(probe)
     procs = [
-        NodeProcess("mpc_node", {"bundle": bundle, "mpc_scenario": section_file}, tmp, "mpc_node", config,
-                    ns),
+        NodeProcess("mpc_node", node_params, tmp, "mpc_node", config, ns),
         NodeProcess("sim_bridge_node", {"scenario": "pendulum_novel", "mode": "lockstep", "max_episodes": 2},
                     tmp, "sim_bridge", config, ns),
     ]  # fmt: skip
@@ -75,11 +82,10 @@ def test_lockstep_closed_loop_over_ros_equals_the_in_process_mpc(tmp, bundle, se
     try:
         probe.spin_until(lambda: len(returns) == 2 or not procs[1].alive(), 120, "two episodes over ROS")
         assert len(returns) == 2, procs[1].log() + procs[0].log()
-        probe.spin_until(lambda: probe.diag(f"{ns}/mpc_node") is not None, 5, "mpc diagnostics")
+        _, _, diag = diagnostics.wait(probe, f"{ns}/mpc_node", time.time_ns(), what="mpc diagnostics")
         expected = mpc_returns(bundle, 2, seed=0, config=SECTION)
         assert mpc_returns(bundle, 2, seed=0, config=SECTION) == expected  # deterministic
         np.testing.assert_allclose([r.data for r in returns], expected, rtol=1e-9)
-        diag = probe.diag(f"{ns}/mpc_node")
         for key in ("solve_time_p50_us", "solve_time_p99_us", "deadline_misses", "cost", "truncated"):
             assert key in diag, diag
         assert int(diag["deadline_misses"]) == 0 and int(diag["watchdog_trips"]) == 0
