@@ -124,12 +124,12 @@ class Distributed:
         launch = read_launch_env(environ)
         rank, world, local = (launch.rank, launch.world_size, launch.local_rank) if launch else (0, 1, 0)
         dev, why = choose_device(device, local)
-        self = cls(rank, world, dev, why)
+        group = cls(rank, world, dev, why)
         if world > 1 and not dist.is_initialized():
             if dev.type == "cuda":
                 torch.cuda.set_device(dev)
-            dist.init_process_group(self.backend, timeout=timedelta(seconds=collective_timeout()))
-        return self
+            dist.init_process_group(group.backend, timeout=timedelta(seconds=collective_timeout()))
+        return group
 
     # --- who does what ------------------------------------------------------------------------
     @property
@@ -181,9 +181,7 @@ class Distributed:
         """The mean of ``value`` over the ranks."""
         if not self.active:
             return value
-        t = torch.tensor([float(value)], dtype=torch.float64, device=self._comm_device)
-        _collective(dist.all_reduce, t)
-        return float(t.item()) / self.world_size
+        return float(self.sum(torch.tensor([float(value)], dtype=torch.float64)).item()) / self.world_size
 
     def sum(self, t: Tensor) -> Tensor:
         """The element-wise sum of ``t`` over the ranks (a new tensor; ``t`` is left alone)."""

@@ -118,7 +118,7 @@ def train_ppo(
     low, high = (act_space.low, act_space.high) if is_box else (None, None)
     act_dim = model.act_dim if is_box else 1
     time_aware = bool(getattr(model, "time_aware", False))
-    privileged = bool(getattr(model, "privileged_dim", 0))  # an asymmetric critic
+    privileged = model.privileged_dim > 0  # an asymmetric critic
     nominal_dt = run.nominal_dt
 
     obs_np, info = venv.reset(seed=env_seed)
@@ -126,8 +126,7 @@ def train_ppo(
     dt_np = info_dt(info, N, nominal_dt)
     state = tuple(s.to(device) for s in model.initial_state(N))
     ep_return = np.zeros(N)
-    in_dim = model.obs_dim + getattr(model, "privileged_dim", 0)
-    storage = RolloutStorage(T, N, in_dim, act_dim, L, state, device=device)
+    storage = RolloutStorage(T, N, model.obs_dim + model.privileged_dim, act_dim, L, state, device=device)
     if run.resumed is None:
         save()  # step 0: there is always a good checkpoint to fall back to
     next_ckpt = (step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
@@ -172,7 +171,6 @@ def train_ppo(
                     r = r + cfg.gamma * _final_values(
                         model, info, bootstrap, state, nominal_dt, time_aware, privileged
                     )
-                torch_r = torch.from_numpy(r.astype(np.float32))
                 storage.obs[t] = obs_t
                 storage.episode_start[t] = start_t
                 if time_aware:
@@ -180,7 +178,7 @@ def train_ppo(
                 storage.actions[t] = action
                 storage.log_probs[t] = logp
                 storage.values[t] = value
-                storage.rewards[t] = torch_r
+                storage.rewards[t] = torch.from_numpy(r.astype(np.float32))
                 storage.dones[t] = torch.from_numpy(done.astype(np.float32))
                 episode_start = done
                 dt_np = info_dt(info, N, nominal_dt)
@@ -278,8 +276,12 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
         sums = dict.fromkeys(sums, 0.0)
         count = 0
         batches = list(storage.minibatches(cfg.num_minibatches))
-        adv_stats = _advantage_stats(run.dist, [mb["advantages"] for mb in batches])
-        for mb, (adv_mean, adv_std) in zip(batches, adv_stats):
+        adv_stats = (
+            _advantage_stats(run.dist, [mb["advantages"] for mb in batches])
+            if cfg.normalize_advantage
+            else [None] * len(batches)
+        )
+        for mb, adv_norm in zip(batches, adv_stats):
             dt = mb["dt"] if getattr(model, "time_aware", False) else None
             out, values, _ = model(mb["obs"], mb["state"], mb["episode_start"], dt, need_state=False)
             dist = model.distribution(out)
@@ -287,8 +289,8 @@ def _update(model, optimizer, storage: RolloutStorage, cfg, run: PolicyRun, step
             log_ratio = logp - mb["log_probs"]
             ratio = log_ratio.exp()
             adv = mb["advantages"]
-            if cfg.normalize_advantage:
-                adv = (adv - adv_mean) / (adv_std + 1e-8)
+            if adv_norm is not None:
+                adv = (adv - adv_norm[0]) / (adv_norm[1] + 1e-8)
             pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)).mean()
             v_loss = 0.5 * (values - mb["returns"]).pow(2).mean()
             entropy = model.entropy(dist).mean()
