@@ -16,6 +16,7 @@ from rnn_control.models import build_model
 from rnn_control.scenario import load_scenario
 from rnn_control.train.common.checkpoint import load_checkpoint
 from rnn_control.train.policy.ppo import train_ppo
+from tests.comparing import identical
 
 TINY = {
     "total_steps": 1024,
@@ -28,19 +29,6 @@ TINY = {
     "eval_episodes": 2,
     "checkpoint_every": 512,
 }
-
-
-def _identical(a, b) -> bool:
-    """Bit-identical nested state (tensors, arrays, dicts, sequences, scalars)."""
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and np.array_equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(_identical, a, b))
-    return a == b
 
 
 def tiny(name: str, **policy) -> object:
@@ -74,7 +62,7 @@ def test_ppo_smoke_writes_a_contract_checkpoint_and_resumes(tmp_path):
     train_ppo(sc, tmp_path, resume=True, progress=False, tensorboard=False)
     rewritten = load_checkpoint(tmp_path / "checkpoint.pt")
     for key in ("model_state", "optimizer", "reward_scaler", "rng", "step", "iteration"):
-        assert _identical(written[key], rewritten[key]), key
+        assert identical(written[key], rewritten[key]), key
     assert written["optimizer"]["state"], "the optimiser has moments to restore"
     more = tiny("pendulum_novel", total_steps=2048)
     res2 = train_ppo(more, tmp_path, resume=True, progress=False, tensorboard=False)

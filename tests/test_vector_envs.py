@@ -13,23 +13,7 @@ import torch
 from rnn_control.envs.factory import make_vec_env
 from rnn_control.scenario import load_scenario
 from rnn_control.train.policy.ppo import train_ppo
-
-
-def _identical(a, b) -> bool:
-    """Bit-identical nested values (arrays with their dtype, tensors, dicts, sequences, scalars)."""
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, np.ndarray):
-        if not isinstance(b, np.ndarray) or a.dtype != b.dtype or a.shape != b.shape:
-            return False
-        if a.dtype == object:
-            return all(map(_identical, a.tolist(), b.tolist()))
-        return np.array_equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(_identical, a, b))
-    return type(a) is type(b) and a == b
+from tests.comparing import identical
 
 
 def _rollout(env_cfg, vectorization: str, steps: int) -> list:
@@ -58,7 +42,7 @@ def test_async_vector_env_steps_exactly_like_sync_across_autoresets(scenario, ma
     ends = [r for r in sync[1:] if (r[2] | r[3]).any()]
     assert ends and all("final_obs" in r[4] for r in ends)  # the autoreset path was exercised
     for t, (s, a) in enumerate(zip(sync, asyn)):
-        assert _identical(s, a), f"step {t}: async differs from sync"
+        assert identical(s, a), f"step {t}: async differs from sync"
 
 
 def _tiny_ppo(tmp_path, scenario: str, vectorization: str):
@@ -91,7 +75,7 @@ def test_ppo_with_async_envs_trains_exactly_like_sync(tmp_path, scenario):
     res_a, ck_a, rows_a = _tiny_ppo(tmp_path, scenario, "async")
     assert ck_a["config"]["env"]["vectorization"] == "async"
     for key in ("model_state", "optimizer", "reward_scaler", "rng", "recent_returns", "step"):
-        assert _identical(ck_s[key], ck_a[key]), key
+        assert identical(ck_s[key], ck_a[key]), key
     assert ck_s["recent_returns"]  # episodes ended (and were bootstrapped) during the run
     assert rows_s == rows_a
     assert res_s.final_eval_return == res_a.final_eval_return
