@@ -77,12 +77,13 @@ class SequenceSampler:
         self.generator = torch.Generator().manual_seed(seed)
         self.loss_mask = torch.arange(self.window).unsqueeze(1).expand(self.window, batch_size) >= burn_in
 
-    def sample(self) -> SequenceBatch:
-        """A batch of windows at random starts (drawn from the sampler's own generator)."""
+    def sample(self, share: Tensor | None = None) -> SequenceBatch:
+        """A batch of windows at random starts (drawn from the sampler's own generator); with
+        ``share`` (indices into the batch), only those windows of it are built."""
         first = torch.randint(
             0, len(self.obs) - self.window + 1, (self.batch_size,), generator=self.generator
         )
-        return self.window_at(first)
+        return self.window_at(first if share is None else first[share])
 
     def window_at(self, first: Tensor) -> SequenceBatch:
         """The windows starting at flat transition indices ``first [B]``."""

@@ -149,6 +149,15 @@ class DynamicsTrainer:
                 f"dynamics.batch_size: {self.cfg.batch_size} windows cannot be shared evenly by "
                 f"{self.dist.world_size} ranks; make it a multiple of the world size"
             )
+        # this rank's windows of the global batch (every member of an ensemble keeps its own:
+        # the batch is member-major); None for a group of one
+        self._share = (
+            torch.arange(self.cfg.batch_size * self.members)
+            .view(self.members, self.cfg.batch_size)[:, self.dist.rank :: self.dist.world_size]
+            .reshape(-1)
+            if self.dist.active
+            else None
+        )
         self.sampler = SequenceSampler(
             self.train_data, self.cfg.chunk_length, self.cfg.burn_in, self.cfg.batch_size * self.members,
             seed=scenario.seed,
@@ -241,7 +250,7 @@ class DynamicsTrainer:
     def train_step(self) -> tuple[float, float, float]:
         """One update; returns (loss, normalised MSE, gradient norm before clipping). Under
         torchrun: of this rank's share of the batch (the gradient norm is the whole batch's)."""
-        batch = self._my_share(self.sampler.sample())
+        batch = self._on_device(self.sampler.sample(self._share))
         batch.check_finite(self.update + 1)
         self.model.train()
         loss, mse = apply_batch(self.model, batch, self.cfg.loss, self.cfg.open_loop_steps)
@@ -260,20 +269,6 @@ class DynamicsTrainer:
         self.optimizer.step()
         self.update += 1
         return loss.item(), mse.item(), grad_norm.item()
-
-    def _my_share(self, batch: SequenceBatch) -> SequenceBatch:
-        """This rank's windows of the global batch, on the training device (every member of an
-        ensemble keeps its own windows: the batch is member-major)."""
-        rank, world = self.dist.rank, self.dist.world_size
-        if world > 1:
-            b = batch.obs.shape[1]
-            idx = torch.arange(b).view(self.members, b // self.members)[:, rank::world].reshape(-1)
-            batch = dataclasses.replace(
-                batch,
-                **{k: getattr(batch, k)[:, idx] for k in _BATCH_TENSORS},
-                start_index=batch.start_index[idx],
-            )
-        return self._on_device(batch)
 
     def _on_device(self, batch: SequenceBatch) -> SequenceBatch:
         """``batch`` on the training device."""
