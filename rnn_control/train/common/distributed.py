@@ -93,9 +93,9 @@ def choose_device(request: str, local_rank: int = 0) -> tuple[torch.device, str]
     """
     if request not in DEVICES:
         raise ConfigError(f"device: must be one of {', '.join(DEVICES)}, got {request!r}")
-    available = torch.cuda.is_available()
     if request == "cpu":
         return torch.device("cpu"), "requested"
+    available = torch.cuda.is_available()
     if request == "cuda" and not available:
         built = torch.version.cuda or "no"
         raise ConfigError(
