@@ -74,3 +74,67 @@ def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
         probe.close()
         rclpy.try_shutdown()
         assert proc.stop() == 0, proc.log()
+
+
+def test_a_late_command_is_paired_with_the_command_the_robot_held(tmp_path):
+    """Every third answer comes after the next reading (it missed the robot's tick, so the robot
+    held the previous command over that step): the monitor steps with the held command, and a world
+    that follows the model exactly scores no error. Pairing each reading with its own answer instead
+    (what the robot did not do) would score the late steps far off."""
+    bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
+    params = {"bundle": bundle, "sensor_qos": "reliable", "command_margin": 0.0, "diagnostics_period": 0.1}
+    proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/late")
+    rclpy.init()
+    probe = Probe("late_probe")
+    probe.watch_diagnostics()
+    obs_pub = probe.node.create_publisher(Float64MultiArray, "/late/observation", RELIABLE)
+    cmd_pub = probe.node.create_publisher(Float64MultiArray, "/late/command", RELIABLE)
+    error_topic = "/late/dynamics_monitor/prediction_error"
+    errors = probe.collect(Float64, error_topic, RELIABLE)
+    try:
+        probe.spin_until(
+            lambda: (obs_pub.get_subscription_count() > 0 and cmd_pub.get_subscription_count() > 0
+            and probe.node.count_publishers(error_topic) > 0) or not proc.alive(),
+            20, "the monitor",
+        )  # fmt: skip
+        assert proc.alive(), proc.log()
+        probe.spin_for(0.3)
+        world, wrong = Stepper.load(bundle), Stepper.load(bundle)
+        rng = np.random.default_rng(1)
+        obs, held, late, gaps = rng.normal(size=3), None, 0, []
+
+        def send(pub, data):
+            pub.publish(Float64MultiArray(data=[float(v) for v in data]))
+            probe.spin_for(0.01)  # in publish order at the monitor too
+
+        send(obs_pub, obs)
+        for k in range(24):
+            answer = rng.normal(size=1) * 4.0
+            on_time = k % 3 != 2
+            if on_time:
+                send(cmd_pub, answer)
+            applied = answer if on_time or held is None else held
+            state = world.state
+            nxt = np.asarray(world.step(np.concatenate([obs, applied]).astype(np.float32)), dtype=float)
+            if not on_time and held is not None:  # what pairing the reading with its own answer predicts
+                wrong.set_state(state)
+                alt = np.asarray(wrong.step(np.concatenate([obs, answer]).astype(np.float32)), dtype=float)
+                gaps.append(float(np.sqrt(np.mean(((nxt - alt) / np.asarray(wrong.last_std)) ** 2))))
+                late += 1
+            obs, held = nxt, applied
+            send(obs_pub, obs)
+            if not on_time:
+                send(cmd_pub, answer)  # after the reading it should have come before
+                held = answer  # the robot applies it from the next tick on
+        send(cmd_pub, rng.normal(size=1))  # settles the last interval
+        probe.spin_until(lambda: len(errors) >= 24, 5, "24 scored predictions")
+        assert min(gaps) > 0.005, gaps  # the wrong pairing would be visible
+        assert max(e.data for e in errors) < 1e-4, [e.data for e in errors]
+        probe.spin_until(
+            lambda: int((probe.diag("/late/dynamics_monitor") or {}).get("late_commands", -1)) == late, 5,
+            "the late commands on /diagnostics",
+        )
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+        assert proc.stop() == 0, proc.log()

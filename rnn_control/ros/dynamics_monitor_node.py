@@ -18,11 +18,17 @@ Layout: the bundle's ``observation`` lists the model inputs, sensor fields first
 command fields (``last_action/<i>``: element ``i`` of the command on ``command_topic``); its
 ``action`` lists the predicted fields, one per sensor field, in the same order.
 
-By default the model steps when a command arrives (``step_on: command``): it then has the
-reading the command was computed from and the command itself, the (obs_t, act_t) -> obs_t+1
-pairs it was trained on. Each command is paired with the newest reading (of the ``trigger`` group)
-published before it, by the DDS publish times, so a node that falls behind and takes readings and
-commands out of order still pairs them right; a command that overtook its reading waits for it.
+By default the model steps on commands (``step_on: command``), the ``(obs_t, act_t) -> obs_t+1``
+pairs it was trained on, with the command the robot *applied* between two readings of the
+``trigger`` group: the newest command published before the later reading, by the DDS publish
+times (:mod:`rnn_control.runtime.command_timeline`). When the controller's answer to a reading
+missed the robot's tick, the robot held the previous command, and so does the model: a slow
+controller is not a faulty plant (such steps are counted as ``late_commands``). A command
+published less than ``command_margin`` before a reading may have missed that tick or not: the
+model steps with both, and the better fit is kept (``ambiguous_commands``). The prediction is
+published as soon as the controller's answer arrives and scored when the next reading and the
+command after it (or the reading after that) are in; a late answer re-steps the model from the
+state before.
 This module imports only numpy, onnxruntime, yaml and rclpy.
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +66,7 @@ from rnn_control.ros.parameters import (
     sensor_topic_parameters,
 )
 from rnn_control.runtime import Stepper
+from rnn_control.runtime.command_timeline import CommandTimeline, Interval
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "bundle": ("", "path of the dynamics bundle (.onnx)"),
@@ -68,6 +76,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     **sensor_topic_parameters("input"),
     **command_parameters("the commands sent to the robot"),
     "command_targets": (Parameter.Type.STRING_ARRAY, "targets of the command elements; unset: vector/<i>"),
+    "command_margin": (0.005, "step_on command: seconds before a reading within which a command may have "
+                       "missed the robot's tick (both are tried); at most a quarter of the period"),
     "error_threshold": (3.0, "WARN when the windowed mean normalised error exceeds this"),
     "error_factor": (2.0, "ERROR when it exceeds error_threshold * error_factor"),
     "error_window": (20, "predictions averaged for the persistent-error test"),
@@ -76,6 +86,19 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "use_calibration": (True, "use the bundle's calibrated threshold/window/std floor when it has one"),
     "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
 }
+
+
+@dataclass(frozen=True)
+class Tentative:
+    """The early step of the open interval with the controller's answer so far: the reading it
+    starts from, the command's publish time, the states before and after, the prediction."""
+
+    seq: int
+    sent: int
+    before: tuple[np.ndarray, ...]
+    after: tuple[np.ndarray, ...]
+    mean: np.ndarray
+    std: np.ndarray
 
 
 class DynamicsMonitorNode(Node):
@@ -148,12 +171,14 @@ class DynamicsMonitorNode(Node):
         # predictions scored before the alarm statistic starts (the state warms up, the streams settle)
         self.warmup = int(self.calibration.get("warmup", 0))
         self.scored = 0
-        # readings of the trigger group (sequence, publish time ns, observation), the newest used by a
-        # prediction, and a command waiting for the reading it answers
-        self.readings: deque[tuple[int, int, np.ndarray]] = deque(maxlen=16)
-        self._seq = self._used = 0
-        self._waiting: tuple[np.ndarray, int] | None = None
-        self.pending: tuple[np.ndarray, np.ndarray, int] | None = None  # (mean, std, from reading seq)
+        # step_on command: readings and commands by publish time, and the early ("tentative") step of
+        # the open interval: (reading seq, command sent, state before it, mean, std)
+        self.timeline = CommandTimeline(round(float(p("command_margin")) * 1e9))
+        self.tentative: Tentative | None = None
+        self.late_commands = self.ambiguous_commands = 0
+        # step_on sensor: the prediction made from the last reading, scored by the next one
+        self.last_reading: np.ndarray | None = None
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None
         self.predictions = 0
         self.non_finite = 0
         self.anomaly_events = 0
@@ -171,53 +196,84 @@ class DynamicsMonitorNode(Node):
             return
         if group != self.trigger or not self.assembler.ready():
             return
-        self._seq += 1
-        sent = int(info["source_timestamp"]) if info else time.time_ns()
-        self.readings.append((self._seq, sent, self.assembler.obs.copy()))
-        self._score_next()
+        obs = self.assembler.obs.copy()
         if self.step_on == "sensor":
-            self._predict(self._seq, self.assembler.obs)
-        elif self._waiting is not None:
-            self._pair(*self._waiting, force=True)
+            if self.pending is not None:
+                self._score(self._error(*self.pending, obs))
+                self.pending = None
+            self.pending = self._step(obs)
+            return
+        for interval in self.timeline.add_reading(_sent(info), obs):
+            self._close(interval)
 
     def _on_command(self, msg: Any, info: Any = None) -> None:
         command = self.command_reader.read(msg)
         if command is None:
             return
         self.assembler.set_last_action(command)
-        if self.step_on == "command":
-            self._pair(command, int(info["source_timestamp"]) if info else time.time_ns())
-
-    def _pair(self, command: np.ndarray, sent: int, force: bool = False) -> None:
-        """Predict from the newest unused reading published before ``command`` was (publish times
-        from DDS): readings and commands travel on different paths, and a node that falls behind
-        takes them in any order. A command that overtook its reading waits for the next reading
-        (then, ``force``: paired with the newest unused reading whatever the clocks say)."""
-        unused = [r for r in self.readings if r[0] > self._used]
-        fit = [r for r in unused if r[1] <= sent] or (unused[-1:] if force else [])
-        if not fit:
-            self._waiting = (command, sent)
+        if self.step_on != "command":
             return
-        self._waiting = None
-        seq, _, obs = fit[-1]
-        self._used = seq
+        for interval in self.timeline.add_command(_sent(info), command):
+            self._close(interval)
+        answer = self.timeline.open_answer()
+        if answer is None:
+            return
+        reading, cmd = answer
+        t = self.tentative
+        if t is not None and (t.seq, t.sent) == (reading.seq, cmd.sent):
+            return  # already predicted with this command
+        self._undo_tentative()
+        before = self.model.state
+        out = self._step(self._with_command(reading.obs, cmd.value))
+        if out is not None:
+            self.tentative = Tentative(reading.seq, cmd.sent, before, self.model.state, *out)
+
+    def _close(self, interval: Interval) -> None:
+        """Step the model over one settled interval with the command the robot applied (reusing the
+        early step where it guessed right) and score the interval's end reading."""
+        candidates = [c for c in (interval.command, interval.alternative) if c is not None]
+        if not candidates:  # nothing published yet: the robot held its safe command
+            self._undo_tentative()
+            return
+        self.late_commands += interval.late
+        self.ambiguous_commands += len(candidates) > 1
+        t, self.tentative = self.tentative, None
+        before = t.before if t is not None else self.model.state
+        best: tuple[float, tuple[np.ndarray, ...]] | None = None
+        for command in candidates:
+            if t is not None and (t.seq, t.sent) == (interval.start.seq, command.sent):
+                mean, std, after = t.mean, t.std, t.after
+            else:
+                self.model.set_state(before)
+                out = self._step(self._with_command(interval.start.obs, command.value))
+                if out is None:
+                    return
+                (mean, std), after = out, self.model.state
+            error = self._error(mean, std, interval.end.obs)
+            if best is None or error < best[0]:
+                best = (error, after)
+        self.model.set_state(best[1])
+        self._score(best[0])
+
+    def _undo_tentative(self) -> None:
+        """Restore the state before an early step the robot turned out not to take."""
+        if self.tentative is not None:
+            self.model.set_state(self.tentative.before)
+            self.tentative = None
+
+    def _with_command(self, obs: np.ndarray, command: np.ndarray) -> np.ndarray:
         x = obs.copy()
         a = self.assembler
         x[a.feedback_index] = np.asarray(command, dtype=np.float64)[a.feedback_element]
-        self._predict(seq, x)
-        self._score_next()  # the reading after it may be here already
+        return x
 
-    def _score_next(self) -> None:
-        """Score the pending prediction once the reading after the one it was made from is here."""
-        if self.pending is None:
-            return
-        mean, std, seq = self.pending
-        reading = next((r for r in self.readings if r[0] == seq + 1), None)
-        if reading is None:
-            return
-        self.pending = None
-        z = (reading[2][self.sensor_index] - mean) / np.maximum(std, self.std_floor)
-        error = float(np.sqrt(np.mean(z * z)))
+    def _error(self, mean: np.ndarray, std: np.ndarray, reading: np.ndarray) -> float:
+        """RMS over fields of the normalised error of a prediction against its reading."""
+        z = (reading[self.sensor_index] - mean) / np.maximum(std, self.std_floor)
+        return float(np.sqrt(np.mean(z * z)))
+
+    def _score(self, error: float) -> None:
+        """Publish a prediction's error and add it to the persistent-error statistic."""
         self.scored += 1
         if self.scored > self.warmup:
             self.errors.append(error)
@@ -225,7 +281,8 @@ class DynamicsMonitorNode(Node):
         if self._evaluate()[0] != self.level:
             self._publish_diagnostics()  # a change of level goes out at once
 
-    def _predict(self, seq: int, x: np.ndarray) -> None:
+    def _step(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """One model step: publish and return (mean, std), or None (and reset) when not finite."""
         t0 = time.perf_counter()
         mean = np.asarray(self.model.step(x), dtype=np.float64).copy()
         std = self.model.last_std
@@ -234,12 +291,12 @@ class DynamicsMonitorNode(Node):
             self.non_finite += 1
             self.model.reset()
             self.scored = 0  # warm up again from the reset state
-            self.pending = None
-            return
-        self.pending = (mean, std, seq)
+            self.tentative = self.pending = None
+            return None
         self.predictions += 1
         self.pred_pub.publish(Float64MultiArray(data=[*mean.tolist(), *std.tolist()]))
         self.latency.add(time.perf_counter() - t0)
+        return mean, std
 
     def _evaluate(self) -> tuple[int, str, float]:
         """(level, message, windowed mean error) of the errors so far."""
@@ -266,6 +323,7 @@ class DynamicsMonitorNode(Node):
         values = {
             "mean_normalised_error": recent, "predictions": self.predictions,
             "non_finite_resets": self.non_finite, "anomaly_events": self.anomaly_events,
+            "late_commands": self.late_commands, "ambiguous_commands": self.ambiguous_commands,
             "step_latency_p50_us": p50 * 1e6, "step_latency_p99_us": p99 * 1e6,
             **{f"rejected_{k}": v for k, v in self.assembler.rejected.items()},
             "threshold": self.threshold, "window": self.errors.maxlen, "calibrated": bool(self.calibration),
@@ -273,6 +331,11 @@ class DynamicsMonitorNode(Node):
         }  # fmt: skip
         status = diagnostic_status(f"{self.get_fully_qualified_name()}: dynamics", level, message, values)
         self.diag_pub.publish(DiagnosticArray(status=[status]))
+
+
+def _sent(info: Any) -> int:
+    """The DDS publish time (ns) of a message, or now where the rmw does not give it."""
+    return int(info["source_timestamp"]) if info else time.time_ns()
 
 
 def main(args: list[str] | None = None) -> int:
