@@ -237,6 +237,32 @@ def test_a_bag_truncated_mid_chunk_is_read_up_to_the_damage(tmp_path):
     assert any("no metadata.yaml" in d for d in again.report.damage)
 
 
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_a_sqlite3_bag_cut_short_is_read_from_its_intact_pages(tmp_path, compression):
+    n = 3000
+    # 600-element commands (4.8 KB) spill into overflow pages, uncompressed
+    wide = [(log, np.full(600, v)) for log, v in _commands(n)]
+    bag = write_bag(tmp_path / "b", regular(n), wide, storage="sqlite3", compression=compression)
+    whole = load_bags([bag], config())
+    db = bag / "b.db3"
+    data = db.read_bytes()
+    db.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(Exception, match="malformed"):  # what sqlite itself makes of it
+        import sqlite3
+
+        sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM messages").fetchall()
+    cut = load_bags([bag], config())
+    got = cut.report.topics["/joint_states"].messages
+    assert 0.3 * n < got < n, got
+    damage = "\n".join(cut.report.damage)
+    assert "b.db3: " in damage and "bytes short of the size its header gives" in damage, damage
+    assert "recovered from its intact pages" in damage, damage
+    (ep,) = cut.train  # no message lost in between: one episode, the whole bag's up to the damage
+    np.testing.assert_allclose(ep.obs, whole.train[0].obs[: len(ep.obs)])
+    # (the large commands reach less far into the file than the sensor readings: the last is held)
+    np.testing.assert_allclose(ep.act[:-5], whole.train[0].act[: len(ep.act) - 5])
+
+
 def test_an_empty_bag(tmp_path):
     from rnn_control.bags.writer import BagWriter
 

@@ -9,7 +9,8 @@ before Iron) needs. The alternative, ``mcap`` + ``mcap-ros2-support``, reads MCA
 sqlite3, no rosbag2 folder metadata) and decodes only from definitions embedded in the file. One
 library for reading, for writing test bags and for the recorder (:mod:`rnn_control.bags.writer`)
 keeps the formats consistent. rosbags refuses an MCAP file whose footer is missing (a recorder
-that died); :mod:`.mcap_scan` then reads it up to the damage.
+that died) and a ``.db3`` file cut short; :mod:`.mcap_scan` and :mod:`.sqlite_scan` then read
+them up to the damage.
 
 Messages are pulled from the storage one by one (rosbags reads MCAP a chunk at a time and sqlite3
 row by row); nothing here keeps more than the current message.
@@ -23,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from rnn_control.bags.mcap_scan import ScanState, scan_mcap
+from rnn_control.bags.sqlite_scan import scan_sqlite
 from rnn_control.errors import BagError
 
 STORAGE_SUFFIXES = (".mcap", ".db3")
+SCANNERS = {".mcap": scan_mcap, ".db3": scan_sqlite}  # recovery readers of damaged files
 
 
 def typestore_names() -> list[str]:
@@ -133,12 +136,12 @@ class Recording:
         try:
             return self._open_reader(path)
         except BagError as exc:
-            if path.suffix != ".mcap":
+            if path.suffix not in SCANNERS:
                 raise
             reason = str(exc)
         state = ScanState()
         counts: dict[int, int] = {}
-        for cid, _, _ in scan_mcap(path, state):  # a first pass learns the channels
+        for cid, _, _ in SCANNERS[path.suffix](path, state):  # a first pass learns the channels
             counts[cid] = counts.get(cid, 0) + 1
         part = _Part(path, scan=state)
         for cid in state.channels:
@@ -245,7 +248,7 @@ class Recording:
     def _raw(self, part: _Part, wanted: set[str]) -> Iterator[tuple[str, int, str, Any]]:
         if part.scan is not None:
             state = ScanState()
-            for cid, stamp, raw in scan_mcap(part.path, state):
+            for cid, stamp, raw in SCANNERS[part.path.suffix](part.path, state):
                 topic, msgtype = state.topic_type(cid)
                 if topic in wanted:
                     yield topic, stamp, msgtype, raw
