@@ -73,6 +73,28 @@ def floor_ms(k: int, width: int, hidden: int, n: int) -> float:
     return H * float(np.median(timed(lambda: np.matmul(a, b, out=out), n * 4))) * 1e3
 
 
+def gate_floor_ms(k: int, hidden: int, n: int) -> float:
+    """H x the median of a GRU step's gate nonlinearities alone, in one onnxruntime call on this
+    thread count: sigmoid over [K x 2 hidden] (reset and update gates) and tanh over [K x hidden]
+    (the candidate). An exact GRU pays these beside the products: the floor of the cell's math."""
+    from onnx import TensorProto, helper
+
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        [helper.make_node("Sigmoid", ["a"], ["sa"]), helper.make_node("Tanh", ["b"], ["tb"])], "gates",
+        [vi("a", TensorProto.FLOAT, [k, 2 * hidden]), vi("b", TensorProto.FLOAT, [k, hidden])],
+        [vi("sa", TensorProto.FLOAT, [k, 2 * hidden]), vi("tb", TensorProto.FLOAT, [k, hidden])],
+    )  # fmt: skip
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    proto.ir_version = min(proto.ir_version, 10)
+    options = session_options(torch.get_num_threads())
+    sess = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {"a": rng.standard_normal((k, 2 * hidden), dtype=np.float32),
+             "b": rng.standard_normal((k, hidden), dtype=np.float32)}  # fmt: skip
+    return H * float(np.median(timed(lambda: sess.run(None, feeds), n * 4))) * 1e3
+
+
 def step_graph_session(ckpt: Path, k: int, threads: int):
     """A one-step graph (state in/out) of the same model: the 'one call per step' variant."""
     import onnx
@@ -182,7 +204,9 @@ def timing(args: argparse.Namespace) -> None:
             roll["per-step calls"] = timed(step_graph_session(ckpt, k, threads), n)
             peer = timed(torch_mppi(ckpt, k, threads), max(10, n // 2))
             floor = floor_ms(k, width, 64, n) if threads == 1 else float("nan")
-            rows.append((k, threads, pct(ours), {g: pct(t) for g, t in roll.items()}, pct(peer), floor))
+            gates = gate_floor_ms(k, 64, n) if threads == 1 else float("nan")
+            rolls = {g: pct(t) for g, t in roll.items()}
+            rows.append((k, threads, pct(ours), rolls, pct(peer), (floor, gates)))
             p50, p99 = pct(ours)
             print(f"K={k:5d} threads={threads}: MPC tick p50 {p50:7.2f} ms  p99 {p99:7.2f} ms | "
                   + " | ".join(f"{g} {v[0]:.2f}" for g, v in rows[-1][3].items())
@@ -190,14 +214,16 @@ def timing(args: argparse.Namespace) -> None:
     floors = {k: f for k, t, *_, f in rows if t == 1}
     print(
         "\n| K | threads | our tick p50 / p99 (ms) | rollout unrolled / Loop / per-step p50 (ms) | "
-        "pytorch_mppi p50 / p99 (ms) | floor (ms, 1 thread) | ours / floor | pytorch_mppi / ours |"
+        "pytorch_mppi p50 / p99 (ms) | floor: products / + gates (ms, 1 thread) | ours / floor "
+        "(products / + gates) | pytorch_mppi / ours |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for k, threads, (p50, p99), roll, (q50, q99), _ in rows:
-        f = floors[k]
-        r = " / ".join(f"{roll[g][0]:.2f}" for g in ("unrolled", "loop", "per-step calls"))
-        print(f"| {k} | {threads} | {p50:.2f} / {p99:.2f} | {r} | {q50:.2f} / {q99:.2f} | {f:.2f} | "
-              f"{p50 / f:.2f}x | {q50 / p50:.2f}x |")  # fmt: skip
+        f, g = floors[k]
+        r = " / ".join(f"{roll[name][0]:.2f}" for name in ("unrolled", "loop", "per-step calls"))
+        ratios = f"{p50 / f:.2f}x / {p50 / (f + g):.2f}x"
+        print(f"| {k} | {threads} | {p50:.2f} / {p99:.2f} | {r} | {q50:.2f} / {q99:.2f} | "
+              f"{f:.2f} / {f + g:.2f} | {ratios} | {q50 / p50:.2f}x |")  # fmt: skip
 
 
 def quality(args: argparse.Namespace) -> None:

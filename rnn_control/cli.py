@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval-policy": ("eval_policy", "Deterministic evaluation of a policy checkpoint"),
     "export": ("export", "Export a checkpoint to a self-describing ONNX bundle"),
     "inspect": ("inspect", "Print a bundle's metadata and inputs/outputs"),
+    "calibrate-monitor": ("calibrate_monitor", "Set a dynamics bundle's alarm threshold on nominal bags"),
     "diff": ("diff", "What differs between two bundles, or a bundle and a robot (joints, URDF, MJCF)"),
     "bench-runtime": ("bench_runtime", "Per-step latency of the onnxruntime stepper"),
     "demo": ("demo", "End to end: train, export, run the ROS 2 closed loop, report"),

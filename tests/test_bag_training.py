@@ -87,6 +87,7 @@ def test_train_dynamics_from_a_bag_then_export(recorded, tmp_path):
     assert meta.kind == "dynamics" and meta.control_period == pytest.approx(PERIOD)
     assert [f.source for f in meta.observation] == ["vector/0", "vector/1", "last_action/0"]
     assert meta.scenario["bag"]["paths"] == [str(bag)]
+    _calibrate_the_monitor_on_the_bag(out, run / "checkpoint.pt", bag, tmp_path)
     # the same run folder with another bag is refused (the data differ), not silently mixed
     other = run_cli(
         "train-dynamics",
@@ -101,6 +102,43 @@ def test_train_dynamics_from_a_bag_then_export(recorded, tmp_path):
         timeout=180,
     )
     assert other.returncode == 2 and "bag.paths" in other.stderr
+
+
+def _calibrate_the_monitor_on_the_bag(bundle: Path, checkpoint: Path, bag: Path, tmp_path: Path) -> None:
+    """calibrate-monitor steps the exported bundle over the bag's episodes as the monitor node
+    would: the same errors as the PyTorch model's, the threshold stored in a new bundle."""
+    from rnn_control.models import build_model
+    from rnn_control.runtime import Stepper, read_bundle_metadata
+    from rnn_control.train.common.bag_data import to_dataset
+    from rnn_control.train.common.checkpoint import load_checkpoint
+    from rnn_control.train.dynamics.calibrate import bundle_step_errors, calibration, step_errors
+
+    meta = read_bundle_metadata(bundle)
+    out = tmp_path / "calibrated.onnx"
+    done = run_cli(
+        "calibrate-monitor", str(bundle), "--bag", str(bag), "--window", "5", "--false-alarms-per-hour", "50",
+        "-o", str(out), cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "from 8 episodes" in done.stdout and f"wrote {out}" in done.stdout, done.stdout
+    got = read_bundle_metadata(out).monitor
+    assert got["window"] == 5 and got["false_alarms_per_hour"] == 50.0
+    assert got["calibrated_on"]["episodes"] == 8
+    section = from_dict(BagConfig, meta.scenario["bag"], "bag")
+    data = load_bags([bag], section)
+    every = [*data.train, *data.heldout]
+    bundle_errors = bundle_step_errors(Stepper.load(bundle), [(e.obs, e.act) for e in every], 1e-3)
+    torch_errors = step_errors(build_model(load_checkpoint(checkpoint)), to_dataset(every))
+    np.testing.assert_allclose(
+        np.concatenate(bundle_errors), np.concatenate(torch_errors), rtol=1e-3, atol=1e-4
+    )
+    want = calibration(bundle_errors, PERIOD, 5, 50.0)
+    assert got["threshold"] == pytest.approx(want["threshold"]) and got["method"] == want["method"]
+    assert got["threshold"] != meta.monitor.get("threshold")
+    # a policy bundle, or a bag section that does not fit, is refused in one line
+    wrong = run_cli("calibrate-monitor", str(tmp_path / "nope.onnx"), "--bag", str(bag), "--in-place",
+                    cwd=tmp_path, timeout=60)  # fmt: skip
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
 
 
 def test_behaviour_cloning_from_a_bag_then_export(recorded, tmp_path):

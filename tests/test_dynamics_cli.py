@@ -56,6 +56,22 @@ def test_train_resume_eval_and_grad_flow(tiny_scenario, tmp_path):
     }
     assert set(rows) == {"5", "20"} and all(v > 0 for v in rows.values())
 
+    bundle, planning = tmp_path / "dyn.onnx", tmp_path / "plan.onnx"
+    for args in ([], ["--planning", "8", "5"]):
+        out = bundle if not args else planning
+        exported = cli("export", str(run / "checkpoint.pt"), "-o", str(out), *args, cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+    shown = cli("inspect", str(bundle), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    meta = yaml.safe_load(cli("inspect", str(bundle), "--json", cwd=tmp_path).stdout)
+    threshold = meta["monitor"]["threshold"]
+    assert "Monitor alarm" in shown.stdout and f"WARN above {threshold:g}" in shown.stdout, shown.stdout
+    assert "Planning" not in shown.stdout
+    shown = cli("inspect", str(planning), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "8 candidates x 5 steps" in shown.stdout, shown.stdout
+    assert "torque" in shown.stdout.split("Planning")[1], shown.stdout
+
     png = tmp_path / "gf.png"
     gf = cli("grad-flow", "--scenario", str(tiny_scenario), "--cells", "rnn", "gru", "--length", "20",
              "--episodes", "2", "--batch", "4", "--out", str(png), cwd=tmp_path)  # fmt: skip

@@ -66,6 +66,45 @@ def _joint_contract(meta: BundleMetadata) -> str:
     return "\n".join(lines)
 
 
+def _monitor(m: dict) -> str:
+    """The dynamics monitor's calibrated alarm (metadata ``monitor``)."""
+    threshold, factor = m.get("threshold"), m.get("error_factor", 2.0)
+    error_at = None if threshold is None else threshold * factor
+    lines = [
+        "\nMonitor alarm (calibrated on nominal held-out data; the dynamics monitor node uses it)",
+        f"  statistic: {m.get('statistic', '?')}, window {m.get('window')} predictions after a warm-up of "
+        f"{m.get('warmup', 0)}",
+        f"  WARN above {_num(threshold)}, ERROR above {_num(error_at)} (factor {_num(factor)}), "
+        f"std floor {_num(m.get('std_floor'))}",
+        f"  target {_num(m.get('false_alarms_per_hour'))} false alarms/h; threshold {m.get('method', '?')} "
+        f"from {m.get('calibration_hours', 0.0) * 60:.1f} min of nominal data "
+        f"({_num(m.get('calibration_alarms_per_hour'))} alarms/h measured there)",
+    ]
+    if "nominal_error_mean" in m:
+        mean, p99 = _num(m["nominal_error_mean"]), _num(m.get("nominal_error_p99"))
+        lines.append(f"  nominal one-step error: mean {mean}, p99 {p99}")
+    return "\n".join(lines)
+
+
+def _planning(meta: BundleMetadata) -> str:
+    """A planning bundle's batch, horizon, members and the commands its plans become."""
+    p = meta.planning
+    lines = [
+        "\nPlanning (an MPC node's model: one call filters the state and rolls candidates out)",
+        f"  {p.batch} candidates x {p.horizon} steps ({p.horizon * meta.control_period:g} s), "
+        f"{p.members} ensemble member(s), graph {p.graph}",
+        "  commands (command = offset + scale * planned action, clipped)",
+        _table(
+            ["#", "name", "target", "low", "high", "safe", "scale", "offset", "unit"],
+            [
+                [str(i), f.name, f.target, *map(_num, (f.low, f.high, f.safe, f.scale, f.offset)), f.unit]
+                for i, f in enumerate(p.commands)
+            ],
+        ),
+    ]
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from rnn_control.runtime.session import metadata_for_session, open_session
 
@@ -121,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if meta.kind == "policy" and any(f.joint is not None for f in meta.action):
         print(_joint_contract(meta))
+    if meta.monitor:
+        print(_monitor(meta.monitor))
+    if meta.planning is not None:
+        print(_planning(meta))
     print("\nTensors")
     rows = [["in", i.name, str(i.shape), i.type] for i in session.get_inputs()]
     rows += [["out", o.name, str(o.shape), o.type] for o in session.get_outputs()]

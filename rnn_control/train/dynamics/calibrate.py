@@ -110,6 +110,20 @@ def calibrate_monitor(
     """The bundle's ``monitor`` entry: statistic, window, threshold for the target false-alarm
     rate on nominal ``data`` (never trained on), and how it was found."""
     errors = step_errors(model, data, std_floor)
+    return calibration(errors, period, window, false_alarms_per_hour, std_floor, error_factor, warmup)
+
+
+def calibration(
+    errors: list[np.ndarray],
+    period: float,
+    window: int = 10,
+    false_alarms_per_hour: float = 1.0,
+    std_floor: float = 1e-3,
+    error_factor: float = 2.0,
+    warmup: int | None = None,
+) -> dict[str, Any]:
+    """The ``monitor`` entry from per-episode one-step errors (:func:`step_errors`, or a bundle's:
+    ``rnn-control calibrate-monitor``)."""
     warmup = window if warmup is None else warmup
     stats = [windowed(e[warmup:], window) for e in errors]
     hours = sum(len(m) for m in stats) * period / 3600.0
@@ -129,3 +143,23 @@ def calibrate_monitor(
         "nominal_error_mean": float(values.mean()),
         "nominal_error_p99": float(np.quantile(values, 0.99)),
     }
+
+
+def bundle_step_errors(
+    stepper: Any, episodes: list[tuple[np.ndarray, np.ndarray]], std_floor: float
+) -> list[np.ndarray]:
+    """:func:`step_errors` of an exported dynamics bundle (a :class:`rnn_control.runtime.Stepper`),
+    stepped as the monitor node steps it: ``[reading, command]`` in, the next reading's mean and
+    std out, the state carried through each episode ``(obs [T+1, o], act [T, a])``."""
+    out = []
+    for obs, act in episodes:
+        stepper.reset()
+        errors = np.empty(len(act))
+        for t in range(len(act)):
+            mean = np.asarray(stepper.step(np.concatenate([obs[t], act[t]]).astype(np.float32)), np.float64)
+            std = stepper.last_std
+            std = np.ones_like(mean) if std is None else np.asarray(std, np.float64)
+            z = (obs[t + 1] - mean) / np.maximum(std, std_floor)
+            errors[t] = float(np.sqrt(np.mean(z * z)))
+        out.append(errors)
+    return out
