@@ -38,10 +38,21 @@ def test_a_late_answer_leaves_the_previous_command_in_effect():
     t.add_command(2 * MS, [1.0])
     t.add_reading(50 * MS, [0.1])
     # the answer to the 50 ms reading comes after the 100 ms tick: the robot held the 2 ms command
-    assert _summary(t.add_reading(100 * MS, [0.2])) == [(0, 50, 2, False)]
-    closed = t.add_command(101 * MS, [3.0])
-    assert _summary(closed) == [(50, 100, 2, True)]
-    assert closed[0].command.value.tolist() == [1.0]
+    assert t.add_reading(100 * MS, [0.2]) == []  # the answer may still be on its way
+    closed = t.add_command(101 * MS, [3.0])  # it was late: it settles both intervals
+    assert _summary(closed) == [(0, 50, 2, False), (50, 100, 2, True)]
+    assert closed[1].command.value.tolist() == [1.0]
+
+
+def test_a_quiet_controller_settles_after_patience_readings():
+    t = CommandTimeline(patience=3)
+    t.add_reading(0, [0.0])
+    t.add_command(2 * MS, [1.0])
+    for k in (1, 2, 3):
+        assert t.add_reading(k * 50 * MS, [0.0]) == []
+    closed = t.add_reading(200 * MS, [0.0])
+    assert _summary(closed) == [(0, 50, 2, False)]  # then one interval per further reading
+    assert _summary(t.add_reading(250 * MS, [0.0])) == [(50, 100, 2, True)]
 
 
 def test_a_command_that_arrives_after_a_later_reading_is_still_used():
@@ -56,7 +67,7 @@ def test_a_command_that_arrives_after_a_later_reading_is_still_used():
 
 
 def test_readings_before_any_command_close_without_one():
-    t = CommandTimeline()
+    t = CommandTimeline(patience=1)
     t.add_reading(0, [0.0])
     t.add_reading(50 * MS, [0.0])
     assert _summary(t.add_reading(100 * MS, [0.0])) == [(0, 50, None, False)]
@@ -75,7 +86,7 @@ def test_the_newest_of_several_commands_per_period_is_in_effect():
 
 
 def test_a_delayed_command_from_another_publisher_is_ordered_by_publish_time():
-    t = CommandTimeline()
+    t = CommandTimeline(patience=1)
     t.add_reading(0, [0.0])
     t.add_command(30 * MS, [3.0])
     t.add_command(20 * MS, [2.0])  # published earlier, arrived later

@@ -22,8 +22,10 @@ RELIABLE = qos_profile("reliable", 100)
 
 def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
     bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
+    # command_margin 0: this loop publishes faster than any robot, so a command may be within the
+    # default 5 ms of the next reading, and the monitor would (rightly) try the one before it too
     params = {"bundle": bundle, "sensor_qos": "reliable", "error_window": 5, "error_threshold": 3.0,
-              "diagnostics_period": 0.1}  # fmt: skip
+              "diagnostics_period": 0.1, "command_margin": 0.0}  # fmt: skip
     proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/dyn")
     rclpy.init()
     probe = Probe("dyn_probe")
@@ -129,11 +131,47 @@ def test_a_late_command_is_paired_with_the_command_the_robot_held(tmp_path):
         send(cmd_pub, rng.normal(size=1))  # settles the last interval
         probe.spin_until(lambda: len(errors) >= 24, 5, "24 scored predictions")
         assert min(gaps) > 0.005, gaps  # the wrong pairing would be visible
-        assert max(e.data for e in errors) < 1e-4, [e.data for e in errors]
+        probe.spin_for(0.3)
+        got = probe.diag("/late/dynamics_monitor") or {}
+        assert max(e.data for e in errors) < 1e-4, ([e.data for e in errors], got)
         probe.spin_until(
             lambda: int((probe.diag("/late/dynamics_monitor") or {}).get("late_commands", -1)) == late, 5,
             "the late commands on /diagnostics",
         )
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+        assert proc.stop() == 0, proc.log()
+
+
+def test_step_on_sensor_predicts_from_each_reading_and_the_command_held_then(tmp_path):
+    bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
+    params = {"bundle": bundle, "sensor_qos": "reliable", "step_on": "sensor", "diagnostics_period": 0.1}
+    proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/sens")
+    rclpy.init()
+    probe = Probe("sens_probe")
+    obs_pub = probe.node.create_publisher(Float64MultiArray, "/sens/observation", RELIABLE)
+    cmd_pub = probe.node.create_publisher(Float64MultiArray, "/sens/command", RELIABLE)
+    predictions = probe.collect(Float64MultiArray, "/sens/dynamics_monitor/prediction", RELIABLE)
+    try:
+        probe.spin_until(
+            lambda: (obs_pub.get_subscription_count() > 0 and cmd_pub.get_subscription_count() > 0
+            and probe.node.count_publishers("/sens/dynamics_monitor/prediction") > 0) or not proc.alive(),
+            20, "the monitor",
+        )  # fmt: skip
+        assert proc.alive(), proc.log()
+        probe.spin_for(0.3)
+        reference = Stepper.load(bundle)
+        rng = np.random.default_rng(2)
+        for _ in range(8):
+            command, obs = rng.normal(size=1), rng.normal(size=3)
+            cmd_pub.publish(Float64MultiArray(data=command.tolist()))
+            probe.spin_for(0.02)  # the command is in before the reading that triggers the step
+            n = len(predictions)
+            obs_pub.publish(Float64MultiArray(data=obs.tolist()))
+            probe.spin_until(lambda n=n: len(predictions) > n, 5, "a prediction")
+            want = reference.step(np.concatenate([obs, command]).astype(np.float32))
+            np.testing.assert_allclose(np.asarray(predictions[-1].data)[:3], want, atol=1e-4)
     finally:
         probe.close()
         rclpy.try_shutdown()

@@ -75,6 +75,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "trigger": ("", "step_on sensor: the sensor group that triggers a prediction; '': the first one"),
     **sensor_topic_parameters("input"),
     **command_parameters("the commands sent to the robot"),
+    "command_qos": ("sensor_data", "sensor_data (best effort: matches any publisher) or reliable (lossless "
+                    "from a reliable publisher: the policy node, ros2_control's controllers)"),
     "command_targets": (Parameter.Type.STRING_ARRAY, "targets of the command elements; unset: vector/<i>"),
     "command_margin": (0.005, "step_on command: seconds before a reading within which a command may have "
                        "missed the robot's tick (both are tried); at most a quarter of the period"),
@@ -147,10 +149,14 @@ class DynamicsMonitorNode(Node):
             self.create_subscription(
                 self.command_reader.msg_type,
                 str(p("command_topic")),
-                self._on_command,
-                qos_profile("sensor_data", 10),
+                # two required parameters: rclpy passes the MessageInfo (the DDS publish time) only
+                # to a callback that cannot be called with the message alone
+                lambda msg, info: self._on_command(msg, info),
+                qos_profile(str(p("command_qos")), 10),
             )
         self.step_on = str(p("step_on"))
+        if self.step_on not in ("command", "sensor"):
+            raise SystemExit(f"dynamics_monitor: step_on is '{self.step_on}'; expected command or sensor")
         self.trigger = str(p("trigger")) or (self.assembler.groups[0] if self.assembler.groups else "")
         self.pred_pub = self.create_publisher(Float64MultiArray, "~/prediction", 10)
         self.error_pub = self.create_publisher(Float64, "~/prediction_error", 10)
@@ -171,13 +177,12 @@ class DynamicsMonitorNode(Node):
         # predictions scored before the alarm statistic starts (the state warms up, the streams settle)
         self.warmup = int(self.calibration.get("warmup", 0))
         self.scored = 0
-        # step_on command: readings and commands by publish time, and the early ("tentative") step of
-        # the open interval: (reading seq, command sent, state before it, mean, std)
+        # step_on command: readings and commands by publish time, and the early step of the open
+        # interval with the controller's answer so far
         self.timeline = CommandTimeline(round(float(p("command_margin")) * 1e9))
         self.tentative: Tentative | None = None
-        self.late_commands = self.ambiguous_commands = 0
+        self.late_commands = self.ambiguous_commands = self.commands_received = 0
         # step_on sensor: the prediction made from the last reading, scored by the next one
-        self.last_reading: np.ndarray | None = None
         self.pending: tuple[np.ndarray, np.ndarray] | None = None
         self.predictions = 0
         self.non_finite = 0
@@ -191,7 +196,7 @@ class DynamicsMonitorNode(Node):
     def _param(self, name: str) -> Any:
         return parameter(self, name)
 
-    def _on_sensor(self, group: str, msg: Any, info: Any = None) -> None:
+    def _on_sensor(self, group: str, msg: Any, info: Any) -> None:
         if not self.assembler.on_message(group, msg, self.get_clock().now().nanoseconds, time.monotonic()):
             return
         if group != self.trigger or not self.assembler.ready():
@@ -206,10 +211,11 @@ class DynamicsMonitorNode(Node):
         for interval in self.timeline.add_reading(_sent(info), obs):
             self._close(interval)
 
-    def _on_command(self, msg: Any, info: Any = None) -> None:
+    def _on_command(self, msg: Any, info: Any) -> None:
         command = self.command_reader.read(msg)
         if command is None:
             return
+        self.commands_received += 1
         self.assembler.set_last_action(command)
         if self.step_on != "command":
             return
@@ -239,20 +245,23 @@ class DynamicsMonitorNode(Node):
         self.ambiguous_commands += len(candidates) > 1
         t, self.tentative = self.tentative, None
         before = t.before if t is not None else self.model.state
-        best: tuple[float, tuple[np.ndarray, ...]] | None = None
+        best: tuple[float, tuple[np.ndarray, ...], np.ndarray | None] | None = None
         for command in candidates:
             if t is not None and (t.seq, t.sent) == (interval.start.seq, command.sent):
-                mean, std, after = t.mean, t.std, t.after
+                mean, std, after, fresh = t.mean, t.std, t.after, None  # published already
             else:
                 self.model.set_state(before)
-                out = self._step(self._with_command(interval.start.obs, command.value))
+                out = self._step(self._with_command(interval.start.obs, command.value), publish=False)
                 if out is None:
                     return
                 (mean, std), after = out, self.model.state
+                fresh = np.concatenate([mean, std])
             error = self._error(mean, std, interval.end.obs)
             if best is None or error < best[0]:
-                best = (error, after)
+                best = (error, after, fresh)
         self.model.set_state(best[1])
+        if best[2] is not None:  # the prediction the robot's reading is scored against, if not out yet
+            self.pred_pub.publish(Float64MultiArray(data=best[2].tolist()))
         self._score(best[0])
 
     def _undo_tentative(self) -> None:
@@ -281,8 +290,9 @@ class DynamicsMonitorNode(Node):
         if self._evaluate()[0] != self.level:
             self._publish_diagnostics()  # a change of level goes out at once
 
-    def _step(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """One model step: publish and return (mean, std), or None (and reset) when not finite."""
+    def _step(self, x: np.ndarray, publish: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+        """One model step: (mean, std), published on ``~/prediction`` unless ``publish`` is false;
+        None (and the model reset) when not finite."""
         t0 = time.perf_counter()
         mean = np.asarray(self.model.step(x), dtype=np.float64).copy()
         std = self.model.last_std
@@ -294,7 +304,8 @@ class DynamicsMonitorNode(Node):
             self.tentative = self.pending = None
             return None
         self.predictions += 1
-        self.pred_pub.publish(Float64MultiArray(data=[*mean.tolist(), *std.tolist()]))
+        if publish:
+            self.pred_pub.publish(Float64MultiArray(data=[*mean.tolist(), *std.tolist()]))
         self.latency.add(time.perf_counter() - t0)
         return mean, std
 
@@ -323,7 +334,8 @@ class DynamicsMonitorNode(Node):
         values = {
             "mean_normalised_error": recent, "predictions": self.predictions,
             "non_finite_resets": self.non_finite, "anomaly_events": self.anomaly_events,
-            "late_commands": self.late_commands, "ambiguous_commands": self.ambiguous_commands,
+            "commands_received": self.commands_received, "late_commands": self.late_commands,
+            "ambiguous_commands": self.ambiguous_commands,
             "step_latency_p50_us": p50 * 1e6, "step_latency_p99_us": p99 * 1e6,
             **{f"rejected_{k}": v for k, v in self.assembler.rejected.items()},
             "threshold": self.threshold, "window": self.errors.maxlen, "calibrated": bool(self.calibration),

@@ -10,8 +10,9 @@ the robot applied, or a slow controller looks like a faulty plant.
 :class:`CommandTimeline` takes readings and commands in whatever order they arrive, with their
 publish times (DDS source timestamps, one clock), and hands out each interval once its command is
 settled: when a command published after ``r_k+1`` has arrived (a controller's messages arrive in
-order, so every earlier one is here), or when ``r_k+2`` has (a whole period later nothing for
-``r_k+1`` is still in flight). :meth:`CommandTimeline.open_answer` gives the controller's answer
+order, so every earlier one is here), or, for a controller that has gone quiet, when ``patience``
+more readings have (a node that falls behind may take a later reading before an earlier command:
+one period is not enough). :meth:`CommandTimeline.open_answer` gives the controller's answer
 to the newest reading so far, for a prediction published before the interval closes.
 
 A command published just before ``r_k+1`` may or may not have reached the robot before its tick
@@ -67,8 +68,9 @@ class Interval:
 class CommandTimeline:
     """Readings and commands ordered by publish time; closes the intervals between readings."""
 
-    def __init__(self, margin_ns: int = 0, max_commands: int = 4096) -> None:
+    def __init__(self, margin_ns: int = 0, patience: int = 3, max_commands: int = 4096) -> None:
         self.margin_ns = int(margin_ns)
+        self.patience = max(1, int(patience))
         self.readings: deque[Reading] = deque()  # the open intervals' readings (at most 2 between calls)
         self.commands: deque[Command] = deque(maxlen=max_commands)  # from the one in effect at readings[0]
         self._seq = 0
@@ -104,10 +106,11 @@ class CommandTimeline:
     def _close(self) -> list[Interval]:
         closed = []
         # readings[0] is the first open interval's start; it closes once readings[1] is here and
-        # either readings[2] or a command published after readings[1] has arrived too
+        # either a command published after readings[1] or `patience` more readings have arrived
         while len(self.readings) >= 2:
             start, end = self.readings[0], self.readings[1]
-            settled = len(self.readings) >= 3 or (self.commands and self.commands[-1].sent > end.sent)
+            quiet = len(self.readings) >= 2 + self.patience
+            settled = quiet or (self.commands and self.commands[-1].sent > end.sent)
             if not settled:
                 break
             command = self._in_effect(end.sent)
