@@ -105,16 +105,17 @@ def test_a_late_command_is_paired_with_the_command_the_robot_held(tmp_path):
         rng = np.random.default_rng(1)
         obs, held, late, gaps = rng.normal(size=3), None, 0, []
 
-        def send(pub, data):
+        def send(pub, data, pause: float = 0.01):
             pub.publish(Float64MultiArray(data=[float(v) for v in data]))
-            probe.spin_for(0.01)  # in publish order at the monitor too
+            probe.spin_for(pause)
+
 
         send(obs_pub, obs)
         for k in range(24):
             answer = rng.normal(size=1) * 4.0
             on_time = k % 3 != 2
-            if on_time:
-                send(cmd_pub, answer)
+            if on_time:  # the next reading follows at once: the monitor takes the command after it
+                send(cmd_pub, answer, pause=0.0)  # was published, so only publish times order them
             applied = answer if on_time or held is None else held
             state = world.state
             nxt = np.asarray(world.step(np.concatenate([obs, applied]).astype(np.float32)), dtype=float)
