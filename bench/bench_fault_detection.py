@@ -15,6 +15,10 @@
 
     PYTHONPATH=. python bench/bench_fault_detection.py               # ~8 min on 2 cores
     PYTHONPATH=. python bench/bench_fault_detection.py --updates 600 --hours 1 --nominal-minutes 1
+    PYTHONPATH=. python bench/bench_fault_detection.py --hours 0.1 --nominal-minutes 10 --answer-delay 0.05
+
+``--answer-delay S``: the controller answers after a random 0 to S seconds; past the bridge's
+50 ms tick the robot holds the previous command, which the monitor must not take for a fault.
 """
 
 from __future__ import annotations
@@ -76,6 +80,10 @@ def main() -> None:
     ap.add_argument("--nominal-minutes", type=float, default=5.0, help="nominal running over DDS")
     ap.add_argument("--seeds", type=int, default=10, help="in-process fault runs per fault")
     ap.add_argument("--no-dds", action="store_true")
+    ap.add_argument(
+        "--answer-delay", type=float, default=0.0,
+        help="the DDS controller answers each observation after a random 0..S seconds (a slow controller)",
+    )  # fmt: skip
     args = ap.parse_args()
 
     from rnn_control.export.exporter import ExportOptions, export_checkpoint
@@ -138,7 +146,7 @@ def main() -> None:
             from tests.fault_loop import run_fault_loop
 
             for name in ("pendulum_fault_gain", "pendulum_fault_payload"):
-                run = run_fault_loop(bundle.path, name, 26.0, tmp)
+                run = run_fault_loop(bundle.path, name, 26.0, tmp, answer_delay=args.answer_delay)
                 onset = run.obs_times[401]
                 alarm = run.first_alarm_after(onset)
                 delay = None if alarm is None else alarm - onset
@@ -155,7 +163,9 @@ def main() -> None:
             spec["env"]["wrappers"] = []
             nominal_path = tmp / "nominal.yaml"
             nominal_path.write_text(yaml.safe_dump(spec))
-            run = run_fault_loop(bundle.path, nominal_path, args.nominal_minutes * 60, tmp)
+            run = run_fault_loop(
+                bundle.path, nominal_path, args.nominal_minutes * 60, tmp, answer_delay=args.answer_delay
+            )
             n = run.alarms_before(float("inf"))
             span_h = (run.obs_times[-1] - run.obs_times[0]) / 3600
             results["dds_nominal"] = {"alarms": n, "hours": span_h}

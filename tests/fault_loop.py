@@ -19,6 +19,7 @@ class FaultRun:
     obs_times: list[float] = field(default_factory=list)
     levels: list[tuple[float, int]] = field(default_factory=list)
     logs: dict[str, str] = field(default_factory=dict)
+    diagnostics: dict[str, str] = field(default_factory=dict)  # the monitor's last status values
 
     def first_alarm_after(self, t: float) -> float | None:
         """Time of the first WARN/ERROR published after ``t``."""
@@ -35,9 +36,17 @@ class FaultRun:
 
 
 def run_fault_loop(
-    bundle: Path, scenario: str | Path, seconds: float, log_dir: Path, seed: int = 0, noise_seed: int = 5
+    bundle: Path,
+    scenario: str | Path,
+    seconds: float,
+    log_dir: Path,
+    seed: int = 0,
+    noise_seed: int = 5,
+    answer_delay: float = 0.0,
 ) -> FaultRun:
-    """Run the loop until ``seconds`` after the first observation."""
+    """Run the loop until ``seconds`` after the first observation. ``answer_delay``: the controller
+    takes a uniformly random 0 to ``answer_delay`` seconds to answer each observation (a slow
+    controller: beyond the bridge's tick, the robot holds the previous command)."""
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from std_msgs.msg import Float64MultiArray
@@ -66,14 +75,19 @@ def run_fault_loop(
     explore.reset(np.ones(1, dtype=bool))
     cmd = probe.node.create_publisher(Float64MultiArray, "command", qos_profile("reliable", 10))
 
+    delays = np.random.default_rng(noise_seed)
+
     def on_obs(msg: Float64MultiArray) -> None:
         run.obs_times.append(time.monotonic())
+        if answer_delay > 0:
+            time.sleep(float(delays.uniform(0.0, answer_delay)))
         u = explore.act(np.asarray(msg.data, dtype=np.float64)[None])[0]
         cmd.publish(Float64MultiArray(data=[float(u[0])]))
 
     def on_diag(msg: DiagnosticArray) -> None:
         for s in msg.status:
             if "dynamics" in s.name:
+                run.diagnostics = {kv.key: kv.value for kv in s.values}
                 level = int.from_bytes(s.level, "little") if isinstance(s.level, bytes) else int(s.level)
                 if not run.levels or run.levels[-1][1] != level:
                     run.levels.append((time.monotonic(), level))
