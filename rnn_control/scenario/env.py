@@ -27,6 +27,10 @@ class EnvConfig:
     ``robot``: your own robot from an MJCF file (:class:`~.robot.RobotConfig`); the env is then a
     joint-space env built from it, and ``id`` is ``rnn_control/JointSpace-v0`` (filled in when
     left out).
+
+    ``vectorization``: ``sync`` (the default: every env stepped in the training process) or
+    ``async`` (each env in a worker process, gymnasium's AsyncVectorEnv; the same results for a
+    given seed, tested bit for bit, but slower on 2 cores: see BENCHMARKS.md "Scaling out").
     """
 
     id: str = "Pendulum-v1"
