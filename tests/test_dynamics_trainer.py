@@ -103,3 +103,26 @@ def test_nan_in_the_data_stops_training_before_the_update(tmp_path, data):
         trainer.train()
     after = params(trainer)
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_resuming_on_grown_data_keeps_or_refits_the_normalisers(tmp_path, data):
+    """The model-based loop resumes its trainer on more data each iteration; with
+    ``refit_normalizers`` the statistics are those of all the data now, not merged into the old."""
+    from rnn_control.train.dynamics.mbrl import concat
+
+    train, held = data
+    first = train.select([0, 1])
+    DynamicsTrainer(scenario(), tmp_path, data=(first, held), progress=False, tensorboard=False).train()
+    saved = build_model(load_checkpoint(tmp_path / "checkpoint.pt")).obs_norm.mean.clone()
+    grown = concat([first, train.select([2, 3, 4, 5])])
+    grown.obs = grown.obs * 3.0 + 1.0  # data the first statistics do not describe
+    grown.next_obs = grown.next_obs * 3.0 + 1.0
+    kept = DynamicsTrainer(scenario(total_updates=9), tmp_path, data=(grown, held), progress=False)
+    torch.testing.assert_close(kept.model.obs_norm.mean, saved)
+    refit = DynamicsTrainer(
+        scenario(total_updates=9), tmp_path, data=(grown, held), progress=False, refit_normalizers=True
+    )
+    want = torch.as_tensor(grown.obs, dtype=refit.model.obs_norm.mean.dtype).mean(0)
+    torch.testing.assert_close(refit.model.obs_norm.mean, want, rtol=1e-5, atol=1e-5)
+    assert float(refit.model.obs_norm.count) == len(grown)
+    assert refit.update == 6  # resumed, not restarted

@@ -67,8 +67,12 @@ class DynamicsModel(nn.Module):
 
     # --- shared --------------------------------------------------------------------------
     @torch.no_grad()
-    def fit_normalizers(self, obs: Tensor, act: Tensor, next_obs: Tensor) -> None:
-        """Set the input and target statistics from training transitions ``[N, ...]``."""
+    def fit_normalizers(self, obs: Tensor, act: Tensor, next_obs: Tensor, reset: bool = False) -> None:
+        """Set the input and target statistics from training transitions ``[N, ...]`` (merged into
+        the ones so far; ``reset``: replacing them)."""
+        if reset:
+            for norm in (self.obs_norm, self.act_norm, self.delta_norm):
+                norm.reset()
         self.obs_norm.update(obs)
         self.act_norm.update(act)
         self.delta_norm.update(next_obs - obs)

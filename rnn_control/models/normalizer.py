@@ -23,6 +23,13 @@ class RunningNormalizer(nn.Module):
         self.register_buffer("count", torch.tensor(0.0, dtype=torch.float64))
 
     @torch.no_grad()
+    def reset(self) -> None:
+        """Forget the statistics (mean 0, variance 1, no samples)."""
+        self.mean.zero_()
+        self.var.fill_(1.0)
+        self.count.zero_()
+
+    @torch.no_grad()
     def update(self, x: Tensor) -> None:
         """Merge the statistics of a batch ``[..., size]`` (parallel Welford / Chan et al.)."""
         self.merge(*self.moments(x))

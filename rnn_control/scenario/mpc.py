@@ -108,6 +108,7 @@ class LoopConfig:
     episodes: int = 1  # MPC episodes collected per iteration
     updates: int = 300  # dynamics updates after each iteration's episodes
     target_return: float | None = None  # stop when an iteration's mean return reaches it
+    refit_normalizers: bool = False  # set the model's normalisers from all data at every refit
 
     def validate(self) -> None:
         for name in ("iterations", "initial_episodes", "initial_updates", "episodes"):

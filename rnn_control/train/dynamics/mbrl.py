@@ -103,7 +103,8 @@ def run_mbrl(
     for it in range(loop.iterations):
         dyn = dataclasses.replace(scenario.dynamics, total_updates=updates, heldout_episodes=0)
         trainer = DynamicsTrainer(dataclasses.replace(scenario, dynamics=dyn), run_dir, data=(data, empty),
-                                  progress=progress, tensorboard=False)  # fmt: skip
+                                  progress=progress, tensorboard=False,
+                                  refit_normalizers=loop.refit_normalizers)  # fmt: skip
         trained = trainer.train()
         result.checkpoint = trained.checkpoint
         controller = make_controller(trained.checkpoint, it)

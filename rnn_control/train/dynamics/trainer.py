@@ -118,10 +118,13 @@ class DynamicsTrainer:
         spaces: dict[str, Any] | None = None,
         control_period: float | None = None,
         extra: dict[str, Any] | None = None,
+        refit_normalizers: bool = False,
     ) -> None:
         """``data``: (train, held-out) episodes to use instead of collecting rollouts; with data
         that no env produced (a bag), ``spaces`` and ``control_period`` describe it and ``extra``
-        goes into every checkpoint (e.g. the export's recorded parity inputs)."""
+        goes into every checkpoint (e.g. the export's recorded parity inputs).
+        ``refit_normalizers``: on resuming, set the normalisers from ``data`` anew (the model-based
+        loop, whose data grows and moves towards the states its controller visits)."""
         self.scenario = scenario
         self.cfg = scenario.dynamics
         self.run_dir = Path(run_dir)
@@ -163,11 +166,14 @@ class DynamicsTrainer:
             seed=scenario.seed,
         )  # fmt: skip
         self.update = 0
+        t = self.train_data
+        transitions = [torch.as_tensor(x) for x in (t.obs, t.act, t.next_obs)]
         if ckpt is None:
-            t = self.train_data
-            self.model.fit_normalizers(*(torch.as_tensor(x) for x in (t.obs, t.act, t.next_obs)))
+            self.model.fit_normalizers(*transitions)
         else:
             self.model.load_state_dict(ckpt["model_state"])
+            if refit_normalizers:
+                self.model.fit_normalizers(*transitions, reset=True)
         self.model.to(self.dist.device)
         self.dist.broadcast_module(self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
