@@ -6,6 +6,9 @@ over ROS, and the oracle (MPC on the true simulator) that learned-model MPC is m
   bridge does, and the controller is reset at every episode start (as the bridge's reset call does).
 - :class:`PendulumOracle`: Pendulum-v1's own equations, vectorised over the candidates, from the
   simulator's true state: the same planner and budget with a perfect model.
+- :class:`MujocoOracle`: the same for a Gymnasium MuJoCo env whose observation is its ``qpos`` and
+  ``qvel`` (InvertedPendulum, also behind ``mask_velocity``): the env's own physics from its full
+  state, every candidate rolled out in C by ``mujoco.rollout``.
 """
 
 from __future__ import annotations
@@ -102,16 +105,72 @@ class PendulumOracle:
         return self._out
 
 
+class MujocoOracle:
+    """A Gymnasium MuJoCo env's own physics as a planner's rollout model (see the module docstring).
+
+    The predictions are the env's observations, ``concat(qpos, qvel)`` through the ``keep`` of a
+    ``mask_velocity`` wrapper if there is one, after each control step (``frame_skip`` physics
+    steps with the action as ``ctrl``)."""
+
+    def __init__(self, env: Any, horizon: int, batch: int) -> None:
+        import mujoco
+
+        u = env.unwrapped
+        if not hasattr(u, "model") or not hasattr(u, "frame_skip"):
+            raise ValueError(f"MujocoOracle needs a Gymnasium MuJoCo env, got {type(u).__name__}")
+        self.mujoco = mujoco
+        self.model, self.data, self.frame_skip = u.model, mujoco.MjData(u.model), int(u.frame_skip)
+        width = u.model.nq + u.model.nv
+        if env.unwrapped.observation_space.shape[0] != width:
+            raise ValueError(f"MujocoOracle: {type(u).__name__}'s observation is not qpos and qvel")
+        keep = next((w.keep for w in _wrappers(env) if hasattr(w, "keep")), np.arange(width))
+        self.keep = np.asarray(keep)
+        self.horizon, self.batch, self.members = horizon, batch, 1
+        self.obs_dim, self.act_dim = len(self.keep), u.model.nu
+        self.actions = np.zeros((horizon, batch, self.act_dim), dtype=np.float32)
+        self._out = np.zeros((horizon, 1, batch, self.obs_dim), dtype=np.float32)
+        self.spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self.state = np.zeros(mujoco.mj_stateSize(u.model, self.spec))
+
+    def sync(self, env: Any) -> None:
+        self.mujoco.mj_getState(self.model, env.unwrapped.data, self.state, self.spec)
+
+    def rollout(self) -> np.ndarray:
+        from mujoco import rollout
+
+        control = np.repeat(self.actions.transpose(1, 0, 2).astype(np.float64), self.frame_skip, axis=1)
+        states, _ = rollout.rollout(self.model, self.data, self.state[None], control)
+        nq, nv = self.model.nq, self.model.nv
+        after = states[:, self.frame_skip - 1 :: self.frame_skip, 1 : 1 + nq + nv]  # [K, H, qpos qvel]
+        self._out[:, 0] = after[..., self.keep].transpose(1, 0, 2)
+        return self._out
+
+
+def _wrappers(env: Any) -> list[Any]:
+    out = []
+    while hasattr(env, "env"):
+        out.append(env)
+        env = env.env
+    return out
+
+
+def make_oracle(env: Any, horizon: int, batch: int, obs_dim: int) -> PendulumOracle | MujocoOracle:
+    """The true-simulator rollout model for ``env``: Pendulum-v1's equations or MuJoCo's physics."""
+    if type(env.unwrapped).__name__ == "PendulumEnv":
+        return PendulumOracle(env, horizon, batch, obs_dim)
+    return MujocoOracle(env, horizon, batch)
+
+
 def oracle_returns(
     scenario: Scenario, episodes: int, seed: int = 0, samples: int = 256, horizon: int = 30
 ) -> list[float]:
-    """Returns of the scenario's MPC planner and cost on :class:`PendulumOracle` (Pendulum only)."""
+    """Returns of the scenario's MPC planner and cost on the true simulator (:func:`make_oracle`)."""
     env = make_env(scenario.env)
     spaces = describe_env(env)
     observation, action = bundle_layout(scenario.io, spaces["observation"]["shape"][0], spaces["action"])
     spec = IOSpec(observation, action)
     cfg = scenario.mpc
-    oracle = PendulumOracle(env, cfg.horizon or horizon, cfg.samples or samples, len(observation))
+    oracle = make_oracle(env, cfg.horizon or horizon, cfg.samples or samples, len(observation))
     dt = float(env.unwrapped.dt)
     cost = Cost(cfg.cost, spec.observation_names, spec.action_names, dt)
     low, high = model_bounds(spec)
