@@ -160,3 +160,31 @@ def test_ppo_learns_cartpole_without_velocities(tmp_path):
     res = train_ppo(sc, tmp_path, progress=False, tensorboard=False)
     assert res.final_eval_return > 150, res
     assert np.isfinite(res.train_time_s)
+
+
+def test_the_best_evaluation_is_kept_in_best_pt(tmp_path):
+    """PPO can collapse late (Hopper did, from 3307 to 993): the weights of the best periodic
+    evaluation are kept in best.pt, a policy checkpoint that evaluates to that return and exports."""
+    from rnn_control.envs.timing import control_period
+    from rnn_control.export.exporter import ExportOptions, export_checkpoint
+    from rnn_control.train.policy.evaluate import evaluate_policy
+
+    sc = tiny("pendulum_novel", total_steps=2048, eval_every=256)
+    train_ppo(sc, tmp_path, progress=False, tensorboard=False)
+    rows = [r.split(",") for r in (tmp_path / "metrics.csv").read_text().splitlines()]
+    col = rows[0].index("eval_return")
+    evals = [(int(r[0]), float(r[col])) for r in rows[1:] if r[col]]
+    assert len(evals) >= 4
+    best = load_checkpoint(tmp_path / "best.pt", kind="policy")
+    step, ret = max(evals, key=lambda e: e[1])
+    assert best["best_eval"]["step"] == step and best["best_eval"]["return"] == pytest.approx(ret, abs=1e-3)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["best_eval"] == best["best_eval"]
+    from rnn_control.envs import make_env
+
+    env = make_env(sc.env)
+    again = evaluate_policy(build_model(best), sc.env, sc.policy.eval_episodes, seed=sc.seed + 100_000,
+                            nominal_dt=control_period(env) or sc.model.nominal_dt)  # fmt: skip
+    env.close()
+    assert again.mean == pytest.approx(ret, abs=1e-3)
+    out = export_checkpoint(tmp_path / "best.pt", tmp_path / "best.onnx", ExportOptions(parity_steps=20))
+    assert out.path.is_file()

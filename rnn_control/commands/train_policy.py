@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rnn_control.scenario import load_scenario
     from rnn_control.train.common.distributed import quiet_unless_rank_zero
+    from rnn_control.train.common.run import BEST_CHECKPOINT
     from rnn_control.train.policy.algorithms import train_policy
 
     reports = quiet_unless_rank_zero()  # under torchrun, rank 0 reports for the group
@@ -72,10 +73,21 @@ def run(args: argparse.Namespace) -> int:
             f"after {ft['time_s']:.1f} s of training ({ft['return']:.1f})"
         )
     print(f"checkpoint: {result.checkpoint}")
+    best = result.checkpoint.with_name(BEST_CHECKPOINT)
+    if best.is_file():
+        b = best_eval(best)
+        print(f"best evaluation: return {b['return']:.1f} +/- {b['std']:.1f} at step {b['step']}: {best}")
     if result.learning_curve is not None:
         print(f"learning curve: {result.learning_curve}")
     print(f"TensorBoard: tensorboard --logdir {run_dir / 'tb'}")
     return 0
+
+
+def best_eval(path) -> dict:
+    """The ``best_eval`` entry of a run's best.pt."""
+    from rnn_control.train.common.checkpoint import load_checkpoint
+
+    return load_checkpoint(path, kind="policy")["best_eval"]
 
 
 def _from_bags(scenario, run_dir) -> int:

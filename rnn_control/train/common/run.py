@@ -12,6 +12,7 @@ import torch
 from rnn_control.train.common.checkpoint import seed_everything
 
 CHECKPOINT = "checkpoint.pt"  # RUN_DIR/checkpoint.pt: the latest checkpoint of a run (the exporter reads it)
+BEST_CHECKPOINT = "best.pt"  # RUN_DIR/best.pt: a policy run's best periodic evaluation (export takes it too)
 
 
 def start_run(seed: int, num_threads: int) -> None:

@@ -18,7 +18,7 @@ from rnn_control.errors import CheckpointError, TrainingError
 from rnn_control.scenario import Scenario
 from rnn_control.train.common.checkpoint import load_checkpoint, save_checkpoint, seed_everything
 from rnn_control.train.common.distributed import Distributed, check_world_size
-from rnn_control.train.common.run import CHECKPOINT, start_run
+from rnn_control.train.common.run import BEST_CHECKPOINT, CHECKPOINT, start_run
 from rnn_control.train.common.run_log import NullLog, RunLog
 from rnn_control.train.policy.evaluate import EvalResult, evaluate_policy, plot_learning_curve
 from rnn_control.train.policy.setup import (
@@ -105,6 +105,9 @@ class PolicyRun:
         self.last_saved_step: int | None = self.resumed["step"] if self.resumed else None
         self.eval_time = 0.0
         self.first_target: dict[str, float] | None = (self.resumed or {}).get("first_target")
+        # the best periodic evaluation so far ({"step", "return"}), its weights in best.pt
+        self.best: dict[str, float] | None = (self.resumed or {}).get("best_eval")
+        self.best_path = self.run_dir / BEST_CHECKPOINT
 
     @property
     def nominal_dt(self) -> float:
@@ -126,10 +129,20 @@ class PolicyRun:
         return res
 
     def note_eval(self, res: EvalResult, step: int, train_time: float) -> None:
-        """Remember the first evaluation that reached ``policy.target_return``."""
+        """Remember the first evaluation that reached ``policy.target_return``, and write the
+        weights of the best evaluation so far to ``best.pt`` (a policy checkpoint that ``export``
+        takes like the last one: PPO's late collapses, e.g. on Hopper, do not lose a good policy).
+        Rank 0 alone evaluates, so rank 0 alone calls this."""
         target = self.cfg.target_return
         if target is not None and self.first_target is None and res.mean >= target:
             self.first_target = {"step": step, "time_s": train_time, "return": res.mean}
+        if self.best is None or res.mean > self.best["return"]:
+            self.best = {"step": step, "return": res.mean, "std": res.std}
+            payload = checkpoint_payload(
+                self.scenario, self.model, self.model_class, self.model_kwargs, self.spaces,
+                self.probe_env, step, best_eval=self.best,
+            )  # fmt: skip
+            save_checkpoint(self.best_path, payload)
 
     def target_reached(self) -> bool:
         """True when training should stop (``policy.stop_at_target`` and the target was reached);
@@ -155,6 +168,7 @@ class PolicyRun:
                 self.probe_env,
                 step,
                 first_target=self.first_target,
+                best_eval=self.best,
                 world_size=self.dist.world_size,
                 **states[0],
                 **trainer_state,
