@@ -244,6 +244,9 @@ class DynamicsMonitorNode(Node):
         self.late_commands += interval.late
         self.ambiguous_commands += len(candidates) > 1
         t, self.tentative = self.tentative, None
+        if t is not None and t.seq != interval.start.seq:  # (the early step is of the first open one)
+            self.model.set_state(t.before)
+            t = None
         before = t.before if t is not None else self.model.state
         best: tuple[float, tuple[np.ndarray, ...], np.ndarray | None] | None = None
         for command in candidates:
