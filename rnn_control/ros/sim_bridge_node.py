@@ -160,6 +160,7 @@ class SimBridgeNode(Node):
         self._resetting = False  # the policy's reset is under way: no observation until it lands
         self._waiting_since: float | None = None  # lockstep: time the pending observation went out
         self._started = False
+        self._first_reset_sent = False  # realtime: the policy reset before the first episode
         self._obs = self._reset_env()
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         tick = self.period if self.mode == "realtime" else min(0.005, self.period)
@@ -237,6 +238,13 @@ class SimBridgeNode(Node):
     def _realtime_tick(self) -> None:
         if self._resetting or self._waiting_for(POLICY, self._policy_connected):
             return  # the policy's reset must land before the next episode's first observation
+        if not self._first_reset_sent and self.reset_client is not None:
+            # the first episode starts from a zero state too, and the service's first round trip
+            # (slow while DDS still matches its reply path: 140 ms seen under load) comes before
+            # any data, not between episodes, where it starved the policy node's watchdog
+            self._first_reset_sent = True
+            self._reset_policy()
+            return
         if self._started:  # apply the held command to the observation published last tick
             self._step_env()
         if self.done or self._resetting:
@@ -310,8 +318,10 @@ class SimBridgeNode(Node):
         self._reset_policy()
 
     def _reset_policy(self) -> None:
-        """Start the policy's next episode from a zero state (waits in lockstep mode)."""
-        if self.reset_client is None:
+        """Start the policy's next episode from a zero state: no observation until the reset has
+        landed. Not waited for when no node offers the service (nobody to reset, and nobody to
+        answer)."""
+        if self.reset_client is None or not self.reset_client.service_is_ready():
             return
         self._resetting = True
         future = self.reset_client.call_async(Trigger.Request())
