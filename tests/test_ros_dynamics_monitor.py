@@ -20,6 +20,17 @@ pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
 RELIABLE = qos_profile("reliable", 100)
 
 
+def _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, output_topic: str) -> None:
+    """Until the monitor process subscribes to both inputs and publishes ``output_topic``."""
+    probe.spin_until(
+        lambda: (obs_pub.get_subscription_count() > 0 and cmd_pub.get_subscription_count() > 0
+        and probe.node.count_publishers(output_topic) > 0) or not proc.alive(),
+        20, "the monitor",
+    )  # fmt: skip
+    assert proc.alive(), proc.log()
+    probe.spin_for(0.3)
+
+
 def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
     bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
     # command_margin 0: this loop publishes faster than any robot, so a command may be within the
@@ -35,13 +46,7 @@ def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
     predictions = probe.collect(Float64MultiArray, "/dyn/dynamics_monitor/prediction", RELIABLE)
     errors = probe.collect(Float64, "/dyn/dynamics_monitor/prediction_error", RELIABLE)
     try:
-        probe.spin_until(
-            lambda: (obs_pub.get_subscription_count() > 0 and cmd_pub.get_subscription_count() > 0
-            and probe.node.count_publishers("/dyn/dynamics_monitor/prediction") > 0) or not proc.alive(),
-            20, "the monitor",
-        )  # fmt: skip
-        assert proc.alive(), proc.log()
-        probe.spin_for(0.3)
+        _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, "/dyn/dynamics_monitor/prediction")
         reference = Stepper.load(bundle)
         rng = np.random.default_rng(0)
         obs = rng.normal(size=3)
@@ -94,13 +99,7 @@ def test_a_late_command_is_paired_with_the_command_the_robot_held(tmp_path):
     error_topic = "/late/dynamics_monitor/prediction_error"
     errors = probe.collect(Float64, error_topic, RELIABLE)
     try:
-        probe.spin_until(
-            lambda: (obs_pub.get_subscription_count() > 0 and cmd_pub.get_subscription_count() > 0
-            and probe.node.count_publishers(error_topic) > 0) or not proc.alive(),
-            20, "the monitor",
-        )  # fmt: skip
-        assert proc.alive(), proc.log()
-        probe.spin_for(0.3)
+        _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, error_topic)
         world, wrong = Stepper.load(bundle), Stepper.load(bundle)
         rng = np.random.default_rng(1)
         obs, held, late, gaps = rng.normal(size=3), None, 0, []
@@ -155,13 +154,7 @@ def test_step_on_sensor_predicts_from_each_reading_and_the_command_held_then(tmp
     cmd_pub = probe.node.create_publisher(Float64MultiArray, "/sens/command", RELIABLE)
     predictions = probe.collect(Float64MultiArray, "/sens/dynamics_monitor/prediction", RELIABLE)
     try:
-        probe.spin_until(
-            lambda: (obs_pub.get_subscription_count() > 0 and cmd_pub.get_subscription_count() > 0
-            and probe.node.count_publishers("/sens/dynamics_monitor/prediction") > 0) or not proc.alive(),
-            20, "the monitor",
-        )  # fmt: skip
-        assert proc.alive(), proc.log()
-        probe.spin_for(0.3)
+        _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, "/sens/dynamics_monitor/prediction")
         reference = Stepper.load(bundle)
         rng = np.random.default_rng(2)
         for _ in range(8):
