@@ -123,7 +123,10 @@ class MujocoOracle:
         width = u.model.nq + u.model.nv
         if env.unwrapped.observation_space.shape[0] != width:
             raise ValueError(f"MujocoOracle: {type(u).__name__}'s observation is not qpos and qvel")
-        keep = next((w.keep for w in _wrappers(env) if hasattr(w, "keep")), np.arange(width))
+        try:  # mask_velocity's kept entries, as the wrapper itself finds a wrapped env's layout
+            keep = env.get_wrapper_attr("keep")
+        except AttributeError:
+            keep = np.arange(width)
         self.keep = np.asarray(keep)
         self.horizon, self.batch, self.members = horizon, batch, 1
         self.obs_dim, self.act_dim = len(self.keep), u.model.nu
@@ -144,14 +147,6 @@ class MujocoOracle:
         after = states[:, self.frame_skip - 1 :: self.frame_skip, 1 : 1 + nq + nv]  # [K, H, qpos qvel]
         self._out[:, 0] = after[..., self.keep].transpose(1, 0, 2)
         return self._out
-
-
-def _wrappers(env: Any) -> list[Any]:
-    out = []
-    while hasattr(env, "env"):
-        out.append(env)
-        env = env.env
-    return out
 
 
 def make_oracle(env: Any, horizon: int, batch: int, obs_dim: int) -> PendulumOracle | MujocoOracle:
