@@ -78,6 +78,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "command_qos": ("sensor_data", "sensor_data (best effort: matches any publisher) or reliable (lossless "
                     "from a reliable publisher: the policy node, ros2_control's controllers)"),
     "command_targets": (Parameter.Type.STRING_ARRAY, "targets of the command elements; unset: vector/<i>"),
+    "queue_depth": (100, "messages each input subscription holds: the monitor is not in the control "
+                    "path, so a deep queue rides out a stall (scored later) instead of dropping readings"),
     "command_margin": (0.005, "step_on command: seconds before a reading within which a command may have "
                        "missed the robot's tick (both are tried); at most a quarter of the period"),
     "error_threshold": (3.0, "WARN when the windowed mean normalised error exceeds this"),
@@ -138,7 +140,10 @@ class DynamicsMonitorNode(Node):
             joint_command_field=str(p("joint_command_field")) or "position",
         ) if n_commands else None  # fmt: skip
 
-        qos = qos_profile(str(p("sensor_qos")), 10)
+        depth = int(p("queue_depth"))
+        if depth < 1:
+            raise SystemExit(f"dynamics_monitor: queue_depth is {depth}; expected at least 1")
+        qos = qos_profile(str(p("sensor_qos")), depth)
         for group in self.assembler.groups:
             topic = str(p(f"{group}_topic"))
             self.create_subscription(
@@ -152,7 +157,7 @@ class DynamicsMonitorNode(Node):
                 # two required parameters: rclpy passes the MessageInfo (the DDS publish time) only
                 # to a callback that cannot be called with the message alone
                 lambda msg, info: self._on_command(msg, info),
-                qos_profile(str(p("command_qos")), 10),
+                qos_profile(str(p("command_qos")), depth),
             )
         self.step_on = str(p("step_on"))
         if self.step_on not in ("command", "sensor"):
@@ -181,7 +186,7 @@ class DynamicsMonitorNode(Node):
         # interval with the controller's answer so far
         self.timeline = CommandTimeline(round(float(p("command_margin")) * 1e9))
         self.tentative: Tentative | None = None
-        self.late_commands = self.ambiguous_commands = self.commands_received = 0
+        self.late_commands = self.ambiguous_commands = self.commands_received = self.readings_received = 0
         # step_on sensor: the prediction made from the last reading, scored by the next one
         self.pending: tuple[np.ndarray, np.ndarray] | None = None
         self.predictions = 0
@@ -202,6 +207,7 @@ class DynamicsMonitorNode(Node):
         if group != self.trigger or not self.assembler.ready():
             return
         obs = self.assembler.obs.copy()
+        self.readings_received += 1
         if self.step_on == "sensor":
             if self.pending is not None:
                 self._score(self._error(*self.pending, obs))
@@ -210,6 +216,7 @@ class DynamicsMonitorNode(Node):
             return
         for interval in self.timeline.add_reading(_sent(info), obs):
             self._close(interval)
+        self._predict_open()  # the answer to this reading may have come first (another topic)
 
     def _on_command(self, msg: Any, info: Any) -> None:
         command = self.command_reader.read(msg)
@@ -221,6 +228,10 @@ class DynamicsMonitorNode(Node):
             return
         for interval in self.timeline.add_command(_sent(info), command):
             self._close(interval)
+        self._predict_open()
+
+    def _predict_open(self) -> None:
+        """Step early over the open interval with the controller's answer so far, and publish it."""
         answer = self.timeline.open_answer()
         if answer is None:
             return
@@ -337,6 +348,7 @@ class DynamicsMonitorNode(Node):
         values = {
             "mean_normalised_error": recent, "predictions": self.predictions,
             "non_finite_resets": self.non_finite, "anomaly_events": self.anomaly_events,
+            "readings_received": self.readings_received,
             "commands_received": self.commands_received, "late_commands": self.late_commands,
             "ambiguous_commands": self.ambiguous_commands,
             "step_latency_p50_us": p50 * 1e6, "step_latency_p99_us": p99 * 1e6,
