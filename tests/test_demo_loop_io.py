@@ -76,6 +76,7 @@ def test_vector_bundle_gets_exactly_the_nodes_parameters_of_before(tmp_path):
         ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
             "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"),
             *p("seed", 999), *p("max_episodes", 6), *p("policy_reset_service", "/policy_node/reset"),
+            *p("reset_services", "[/dynamics_monitor/reset]"),
             *p("vector_topic", "observation"), *p("command_topic", "command"),
         ]),
     ]  # fmt: skip

@@ -178,7 +178,9 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
         # the watchdog is not under test here: a 1 s stall of a loaded machine must not trip it
         NodeProcess("policy_node", {"bundle": bundle, **RS, "watchdog_periods": 200.0}, tmp_path,
                     "policy_node", config, ns),
-        NodeProcess("dynamics_monitor_node", {"bundle": dynamics}, tmp_path, "dynamics_monitor", config, ns),
+        # lockstep: readings come as fast as the loop goes, not at the control period (no gaps)
+        NodeProcess("dynamics_monitor_node", {"bundle": dynamics, "gap_factor": 0.0}, tmp_path,
+                    "dynamics_monitor", config, ns),
     ]  # fmt: skip
     rclpy.init()
     probe = Probe("graph_probe")
@@ -219,6 +221,9 @@ def test_sim_closed_loop_graph_runs_as_processes_and_matches_in_process_returns(
             got = f"{len(predictions)} predictions, {len(errors)} errors"
             raise AssertionError(f"{exc}: {got}; the monitor's diagnostics {counts}") from None
         assert np.isfinite([e.data for e in errors]).all()
+        # the config's reset_services: the bridge reset the monitor before each episode, as the policy
+        resets = lambda: (probe.diag(monitor) or {}).get("resets")  # noqa: E731
+        probe.spin_until(lambda: resets() == "2", 5, "the monitor's 2 resets on /diagnostics")
         assert int(probe.diag(f"{ns}/policy_node")["watchdog_trips"]) == 0
         assert procs[2].proc.wait(10) == 0  # the bridge exits after max_episodes
     finally:

@@ -18,6 +18,9 @@ from tests.ros_support import NodeProcess, Probe
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
 RELIABLE = qos_profile("reliable", 100)
+# the probe publishes readings as fast as it goes, not at the bundle's control period: no interval
+# is a lost reading (the gap test sets its own)
+PROBE_PACED = {"gap_factor": 0.0}
 
 
 def _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, output_topic: str) -> None:
@@ -35,8 +38,8 @@ def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
     bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
     # command_margin 0: this loop publishes faster than any robot, so a command may be within the
     # default 5 ms of the next reading, and the monitor would (rightly) try the one before it too
-    params = {"bundle": bundle, "sensor_qos": "reliable", "error_window": 5, "error_threshold": 3.0,
-              "diagnostics_period": 0.1, "command_margin": 0.0}  # fmt: skip
+    params = {"bundle": bundle, **PROBE_PACED, "sensor_qos": "reliable", "error_window": 5,
+              "error_threshold": 3.0, "diagnostics_period": 0.1, "command_margin": 0.0}  # fmt: skip
     proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/dyn")
     rclpy.init()
     probe = Probe("dyn_probe")
@@ -89,7 +92,8 @@ def test_a_late_command_is_paired_with_the_command_the_robot_held(tmp_path):
     that follows the model exactly scores no error. Pairing each reading with its own answer instead
     (what the robot did not do) would score the late steps far off."""
     bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
-    params = {"bundle": bundle, "sensor_qos": "reliable", "command_margin": 0.0, "diagnostics_period": 0.1}
+    params = {"bundle": bundle, **PROBE_PACED, "sensor_qos": "reliable", "command_margin": 0.0,
+              "diagnostics_period": 0.1}
     proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/late")
     rclpy.init()
     probe = Probe("late_probe")
@@ -138,6 +142,109 @@ def test_a_late_command_is_paired_with_the_command_the_robot_held(tmp_path):
             lambda: int((probe.diag("/late/dynamics_monitor") or {}).get("late_commands", -1)) == late, 5,
             "the late commands on /diagnostics",
         )
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+        assert proc.stop() == 0, proc.log()
+
+
+def test_a_reset_starts_the_next_episode_from_the_zero_state_and_scores_no_jump(tmp_path):
+    """The sim bridge calls ``~/reset`` between episodes: the jump from one episode's last reading
+    to the next one's first is not scored, nor a reading still pending from before the reset, and
+    the model starts again from the zero state, as a world that follows it exactly does. Without
+    the reset the jump scores a large error and the state carries over."""
+    from std_srvs.srv import Trigger
+
+    bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
+    params = {"bundle": bundle, **PROBE_PACED, "sensor_qos": "reliable", "command_margin": 0.0,
+              "diagnostics_period": 0.1}
+    proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/ep")
+    rclpy.init()
+    probe = Probe("ep_probe")
+    probe.watch_diagnostics()
+    obs_pub = probe.node.create_publisher(Float64MultiArray, "/ep/observation", RELIABLE)
+    cmd_pub = probe.node.create_publisher(Float64MultiArray, "/ep/command", RELIABLE)
+    errors = probe.collect(Float64, "/ep/dynamics_monitor/prediction_error", RELIABLE)
+    rng = np.random.default_rng(3)
+
+    def send(pub, data) -> None:
+        pub.publish(Float64MultiArray(data=[float(v) for v in data]))
+        probe.spin_for(0.01)
+
+    def episode(world: Stepper, steps: int) -> None:
+        """``steps`` readings of a world that follows the model, each answered: ``steps - 1`` scored."""
+        obs = rng.normal(size=3)
+        for _ in range(steps):
+            send(obs_pub, obs)
+            command = rng.normal(size=1)
+            send(cmd_pub, command)
+            obs = np.asarray(world.step(np.concatenate([obs, command]).astype(np.float32)), dtype=float)
+
+    try:
+        _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, "/ep/dynamics_monitor/prediction_error")
+        world = Stepper.load(bundle)
+        episode(world, 10)
+        probe.spin_until(lambda: len(errors) >= 9, 5, "the first episode's 9 scored predictions")
+        send(obs_pub, rng.normal(size=3) * 50)  # still pending (unanswered) when the reset comes
+        assert probe.call(Trigger, "/ep/dynamics_monitor/reset").success
+        world.reset()
+        episode(world, 10)
+        probe.spin_until(lambda: len(errors) >= 18, 5, "the second episode's 9 scored predictions")
+        probe.spin_for(0.3)
+        assert len(errors) == 18, [e.data for e in errors]  # nothing scored across the reset
+        assert max(e.data for e in errors) < 1e-4, [e.data for e in errors]
+        resets = lambda: (probe.diag("/ep/dynamics_monitor") or {}).get("resets")  # noqa: E731
+        probe.spin_until(lambda: resets() == "1", 5, "resets: 1 on /diagnostics")
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+        assert proc.stop() == 0, proc.log()
+
+
+def test_a_lost_reading_is_stepped_over_and_not_scored(tmp_path):
+    """A reading lost on a best-effort link leaves an interval of two control periods, over which
+    the robot held its command: the monitor steps over it (``gaps``) instead of scoring a one-step
+    prediction against two steps of motion, which would look like a fault."""
+    bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1, control_period=0.2)  # a gap: > 0.36 s
+    params = {"bundle": bundle, "sensor_qos": "reliable", "command_margin": 0.0, "diagnostics_period": 0.1}
+    proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/gap")
+    rclpy.init()
+    probe = Probe("gap_probe")
+    probe.watch_diagnostics()
+    obs_pub = probe.node.create_publisher(Float64MultiArray, "/gap/observation", RELIABLE)
+    cmd_pub = probe.node.create_publisher(Float64MultiArray, "/gap/command", RELIABLE)
+    errors = probe.collect(Float64, "/gap/dynamics_monitor/prediction_error", RELIABLE)
+    rng = np.random.default_rng(4)
+
+    def send(pub, data) -> None:
+        pub.publish(Float64MultiArray(data=[float(v) for v in data]))
+        probe.spin_for(0.01)
+
+    try:
+        _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, "/gap/dynamics_monitor/prediction_error")
+        world = Stepper.load(bundle)
+        step = lambda o, c: np.asarray(world.step(np.concatenate([o, c]).astype(np.float32)), dtype=float)  # noqa: E731
+        obs = rng.normal(size=3)
+        send(obs_pub, obs)
+        for k in range(10):  # 11 readings, 10 intervals, one of them two periods long
+            command = rng.normal(size=1)
+            send(cmd_pub, command)
+            nxt = step(obs, command)
+            if k == 4:  # this reading is lost: the robot holds the command over a second period
+                one_step, std = nxt, np.asarray(world.last_std)
+                nxt = step(nxt, command)
+                scored_as_one_step = float(np.sqrt(np.mean(((nxt - one_step) / std) ** 2)))
+                probe.spin_for(0.6)
+            obs = nxt
+            send(obs_pub, obs)
+        send(cmd_pub, rng.normal(size=1))  # settles the last interval
+        probe.spin_until(lambda: len(errors) >= 9, 5, "9 scored predictions")
+        probe.spin_for(0.3)
+        assert len(errors) == 9, [e.data for e in errors]  # not the gap
+        assert max(e.data for e in errors[:4]) < 1e-4, [e.data for e in errors]
+        assert scored_as_one_step > 0.05  # what scoring the gap would have added
+        gaps = lambda: (probe.diag("/gap/dynamics_monitor") or {}).get("gaps")  # noqa: E731
+        probe.spin_until(lambda: gaps() == "1", 5, "gaps: 1 on /diagnostics")
     finally:
         probe.close()
         rclpy.try_shutdown()

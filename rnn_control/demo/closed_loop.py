@@ -102,7 +102,8 @@ def node_commands(
         ("sim_bridge", "rnn_control.ros.sim_bridge_node", [
             "-r", "__node:=sim_bridge", *p("bundle", policy), *p("mode", "realtime"),
             *p("seed", s.seed - warmup), *p("max_episodes", n_episodes),
-            *p("policy_reset_service", f"/{POLICY_NODE}/reset"), *ps(io.bridge_params),
+            *p("policy_reset_service", f"/{POLICY_NODE}/reset"),
+            *p("reset_services", "[/dynamics_monitor/reset]"), *ps(io.bridge_params),
         ]),
     ]  # fmt: skip
 

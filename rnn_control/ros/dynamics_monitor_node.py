@@ -4,15 +4,11 @@ From the history of sensor readings and commands it predicts the next sensor rea
 publishes the prediction (``~/prediction``: mean then std, Float64MultiArray) and, when the
 reading arrives, the normalised prediction error (``~/prediction_error``, std_msgs/Float64: the
 RMS over fields of ``(reading - mean) / std``). A persistent error (windowed mean above
-``error_threshold``) raises a WARN diagnostic, above ``error_threshold * error_factor`` an ERROR:
-a changed payload, a failing motor, a slipping wheel. The level is re-evaluated at every scored
-prediction and a change is published on ``/diagnostics`` at once (and every
-``diagnostics_period`` seconds).
-
-A bundle calibrated on nominal held-out data (its metadata's ``monitor`` entry, written by
-``rnn-control train-dynamics``: :mod:`rnn_control.train.dynamics.calibrate`) brings its own
-threshold, window, std floor and error factor for a target false-alarm rate; they replace the
-parameters unless ``use_calibration`` is false.
+``error_threshold``) raises a WARN diagnostic, above ``error_threshold * error_factor`` an ERROR
+(a changed payload, a failing motor), published on ``/diagnostics`` at once and every
+``diagnostics_period`` seconds. A bundle calibrated on nominal held-out data (its metadata's
+``monitor`` entry: :mod:`rnn_control.train.dynamics.calibrate`) brings its own threshold, window,
+std floor and error factor for a target false-alarm rate, unless ``use_calibration`` is false.
 
 Layout: the bundle's ``observation`` lists the model inputs, sensor fields first and then the
 command fields (``last_action/<i>``: element ``i`` of the command on ``command_topic``); its
@@ -21,14 +17,14 @@ command fields (``last_action/<i>``: element ``i`` of the command on ``command_t
 By default the model steps on commands (``step_on: command``), the ``(obs_t, act_t) -> obs_t+1``
 pairs it was trained on, with the command the robot *applied* between two readings of the
 ``trigger`` group: the newest command published before the later reading, by the DDS publish
-times (:mod:`rnn_control.runtime.command_timeline`). When the controller's answer to a reading
-missed the robot's tick, the robot held the previous command, and so does the model: a slow
-controller is not a faulty plant (such steps are counted as ``late_commands``). A command
-published less than ``command_margin`` before a reading may have missed that tick or not: the
-model steps with both, and the better fit is kept (``ambiguous_commands``). The prediction is
-published as soon as the controller's answer arrives and scored when the next reading and the
-command after it (or the reading after that) are in; a late answer re-steps the model from the
-state before.
+times (:mod:`rnn_control.runtime.command_timeline`). When the controller's answer missed the
+robot's tick, the robot held the previous command, and so does the model: a slow controller is
+not a faulty plant (``late_commands``). A command published less than ``command_margin`` before a
+reading may have missed that tick or not: both are tried, the better fit kept
+(``ambiguous_commands``). The prediction is published as soon as the answer arrives and scored
+when the next reading and the command after it (or the reading after that) are in. An interval
+longer than ``gap_factor`` control periods (a lost reading) is stepped over, not scored
+(``gaps``); ``~/reset`` (the sim bridge's episode start) restarts from the zero state.
 This module imports only numpy, onnxruntime, yaml and rclpy.
 """
 
@@ -45,6 +41,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float64, Float64MultiArray
+from std_srvs.srv import Trigger
 
 from rnn_control.contract.fields import parse_source
 from rnn_control.errors import RnnControlError
@@ -82,6 +79,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
                     "path, so a deep queue rides out a stall (scored later) instead of dropping readings"),
     "command_margin": (0.005, "step_on command: seconds before a reading within which a command may have "
                        "missed the robot's tick (both are tried); at most a quarter of the period"),
+    "gap_factor": (1.8, "step_on command: an interval between readings longer than this many control "
+                   "periods (a reading lost on a best-effort link, a stall) is stepped, not scored; 0: off"),
     "error_threshold": (3.0, "WARN when the windowed mean normalised error exceeds this"),
     "error_factor": (2.0, "ERROR when it exceeds error_threshold * error_factor"),
     "error_window": (20, "predictions averaged for the persistent-error test"),
@@ -167,6 +166,7 @@ class DynamicsMonitorNode(Node):
         self.error_pub = self.create_publisher(Float64, "~/prediction_error", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(float(p("diagnostics_period")), self._publish_diagnostics)
+        self.create_service(Trigger, "~/reset", self._on_reset)
 
         self.threshold = float(p("error_threshold"))
         self.factor = float(p("error_factor"))
@@ -187,6 +187,10 @@ class DynamicsMonitorNode(Node):
         self.timeline = CommandTimeline(round(float(p("command_margin")) * 1e9))
         self.tentative: Tentative | None = None
         self.late_commands = self.ambiguous_commands = self.commands_received = self.readings_received = 0
+        self.resets = self.gaps = 0
+        # a one-step model cannot score an interval that spans two periods (a lost reading)
+        self.gap_ns = round(float(p("gap_factor")) * float(meta.control_period) * 1e9)
+        self.reset_at = 0  # ns: messages published before the last reset belong to the episode before
         # step_on sensor: the prediction made from the last reading, scored by the next one
         self.pending: tuple[np.ndarray, np.ndarray] | None = None
         self.predictions = 0
@@ -201,7 +205,21 @@ class DynamicsMonitorNode(Node):
     def _param(self, name: str) -> Any:
         return parameter(self, name)
 
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """A new episode (the sim bridge calls this at every episode start, before its first
+        reading): zero state, nothing carried over; what the last one still had queued is dropped."""
+        self.reset_at = time.time_ns()
+        self.model.reset()
+        self.timeline = CommandTimeline(self.timeline.margin_ns, self.timeline.patience)
+        self.tentative = self.pending = None
+        self.scored = 0  # warm up again from the zero state
+        self.resets += 1
+        response.success, response.message = True, "recurrent state reset"
+        return response
+
     def _on_sensor(self, group: str, msg: Any, info: Any) -> None:
+        if _sent(info) < self.reset_at:
+            return  # from the episode before the last reset
         if not self.assembler.on_message(group, msg, self.get_clock().now().nanoseconds, time.monotonic()):
             return
         if group != self.trigger or not self.assembler.ready():
@@ -220,7 +238,7 @@ class DynamicsMonitorNode(Node):
 
     def _on_command(self, msg: Any, info: Any) -> None:
         command = self.command_reader.read(msg)
-        if command is None:
+        if command is None or _sent(info) < self.reset_at:
             return
         self.commands_received += 1
         self.assembler.set_last_action(command)
@@ -252,6 +270,10 @@ class DynamicsMonitorNode(Node):
         if not candidates:  # nothing published yet: the robot held its safe command
             self._undo_tentative()
             return
+        gap = 0 < self.gap_ns < interval.end.sent - interval.start.sent
+        if gap:  # step over it with the command in effect, so the state moves on, but do not score it
+            self.gaps += 1
+            candidates = candidates[:1]
         self.late_commands += interval.late
         self.ambiguous_commands += len(candidates) > 1
         t, self.tentative = self.tentative, None
@@ -274,6 +296,8 @@ class DynamicsMonitorNode(Node):
             if best is None or error < best[0]:
                 best = (error, after, fresh)
         self.model.set_state(best[1])
+        if gap:
+            return
         if best[2] is not None:  # the prediction the robot's reading is scored against, if not out yet
             self.pred_pub.publish(Float64MultiArray(data=best[2].tolist()))
         self._score(best[0])
@@ -348,7 +372,7 @@ class DynamicsMonitorNode(Node):
         values = {
             "mean_normalised_error": recent, "predictions": self.predictions,
             "non_finite_resets": self.non_finite, "anomaly_events": self.anomaly_events,
-            "readings_received": self.readings_received,
+            "readings_received": self.readings_received, "resets": self.resets, "gaps": self.gaps,
             "commands_received": self.commands_received, "late_commands": self.late_commands,
             "ambiguous_commands": self.ambiguous_commands,
             "step_latency_p50_us": p50 * 1e6, "step_latency_p99_us": p99 * 1e6,

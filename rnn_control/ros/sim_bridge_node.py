@@ -38,8 +38,8 @@ import numpy as np
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from std_msgs.msg import Float64
-from std_srvs.srv import Trigger
 
 from rnn_control.contract.deployment import declared_command_field
 from rnn_control.contract.fields import parse_source
@@ -52,6 +52,7 @@ from rnn_control.ros.codecs import (
     time_msg,
 )
 from rnn_control.ros.common import qos_profile, result_qos, run_node
+from rnn_control.ros.episode_resets import EpisodeResets
 from rnn_control.ros.parameters import (
     command_parameters,
     declare_parameters,
@@ -75,6 +76,9 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
                             "the episode returns"),
     "max_episodes": (0, "exit after this many episodes; 0: run forever"),
     "policy_reset_service": ("", "Trigger service called at every episode start (e.g. /policy_node/reset)"),
+    "reset_services": (Parameter.Type.STRING_ARRAY, "more Trigger services called with the policy's at every "
+                       "episode start (e.g. dynamics_monitor/reset); the first episode waits for them "
+                       "(at most connect_timeout), later a service nobody offers is skipped"),
     **sensor_topic_parameters("output"),
     **command_parameters("command input"),
     "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
@@ -83,6 +87,7 @@ RETURN_TOPIC = "~/episode_return"
 # what the first episode waits for (log lines)
 POLICY = "policy node connected (sensor subscribers, a command publisher, the reset service)"
 RESULT_SUBSCRIBER = "subscriber of ~/episode_return"
+RESET_SERVICES = "reset services (reset_services)"
 
 
 class SimBridgeNode(Node):
@@ -145,7 +150,8 @@ class SimBridgeNode(Node):
         )
         self.return_pub = self.create_publisher(Float64, RETURN_TOPIC, result_qos(self.max_episodes))
         service = str(p("policy_reset_service"))
-        self.reset_client = self.create_client(Trigger, service) if service else None
+        self.resets = EpisodeResets(self, [service, *(str(s) for s in p("reset_services") or [])])
+        self.policy_reset = self.resets.clients[0] if service else None
 
         self._created = time.monotonic()
         self._waits_over: set[str] = set()  # the first episode's waits that have ended
@@ -157,7 +163,6 @@ class SimBridgeNode(Node):
         self.bad_commands = 0
         self.lockstep_timeouts = 0
         self.done = False  # run_node exits when set
-        self._resetting = False  # the policy's reset is under way: no observation until it lands
         self._waiting_since: float | None = None  # lockstep: time the pending observation went out
         self._started = False
         self._first_reset_sent = False  # realtime: the policy reset before the first episode
@@ -236,18 +241,20 @@ class SimBridgeNode(Node):
 
     # ------------------------------------------------------------------ the two modes
     def _realtime_tick(self) -> None:
-        if self._resetting or self._waiting_for(POLICY, self._policy_connected):
+        if self.resets.under_way or self._waiting_for(POLICY, self._policy_connected):
             return  # the policy's reset must land before the next episode's first observation
-        if not self._first_reset_sent and self.reset_client is not None:
+        if self._waiting_for(RESET_SERVICES, self.resets.offered):
+            return
+        if not self._first_reset_sent and self.resets:
             # the first episode starts from a zero state too, and the service's first round trip
             # (slow while DDS still matches its reply path: 140 ms seen under load) comes before
             # any data, not between episodes, where it starved the policy node's watchdog
             self._first_reset_sent = True
-            self._reset_policy()
+            self.resets.call()
             return
         if self._started:  # apply the held command to the observation published last tick
             self._step_env()
-        if self.done or self._resetting:
+        if self.done or self.resets.under_way:
             self._started = False  # next tick: publish the new episode's first observation
             return
         self._publish_observation()
@@ -264,13 +271,15 @@ class SimBridgeNode(Node):
             return
         # no observation may be lost: the policy must be connected (no timeout), and the first
         # episode waits for a result subscriber (at most connect_timeout)
-        if self._resetting or not self._policy_connected():
+        if self.resets.under_way or not self._policy_connected():
             return
         if not self._started and self._waiting_for(RESULT_SUBSCRIBER, self._results_subscribed):
             return
-        if not self._started and self.reset_client is not None:
+        if not self._started and self._waiting_for(RESET_SERVICES, self.resets.offered):
+            return
+        if not self._started and self.resets:
             self._started = True
-            self._reset_policy()
+            self.resets.call()
             return
         self._started = True
         self._publish_pending()
@@ -279,7 +288,7 @@ class SimBridgeNode(Node):
         """The command for the pending observation arrived: step, and publish the next one."""
         self._waiting_since = None
         self._step_env()
-        if not self.done and not self._resetting:
+        if not self.done and not self.resets.under_way:
             self._publish_pending()
 
     def _publish_pending(self) -> None:
@@ -315,17 +324,7 @@ class SimBridgeNode(Node):
             self.done = True
             return
         self._obs = self._reset_env()
-        self._reset_policy()
-
-    def _reset_policy(self) -> None:
-        """Start the policy's next episode from a zero state: no observation until the reset has
-        landed. Not waited for when no node offers the service (nobody to reset, and nobody to
-        answer)."""
-        if self.reset_client is None or not self.reset_client.service_is_ready():
-            return
-        self._resetting = True
-        future = self.reset_client.call_async(Trigger.Request())
-        future.add_done_callback(lambda _: setattr(self, "_resetting", False))
+        self.resets.call()
 
     def _publish_observation(self) -> None:
         self.full_obs[self.obs_fields] = self._obs[: len(self.obs_fields)]
@@ -359,7 +358,7 @@ class SimBridgeNode(Node):
         reset service (if configured) answers."""
         if any(self.sensor_pubs[g].get_subscription_count() == 0 for g in self.read_groups):
             return False
-        if self.reset_client is not None and not self.reset_client.service_is_ready():
+        if self.policy_reset is not None and not self.policy_reset.service_is_ready():
             return False
         return self.count_publishers(self.command_topic) > 0
 
