@@ -31,7 +31,6 @@ This module imports only numpy, onnxruntime, yaml and rclpy.
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,13 @@ from std_srvs.srv import Trigger
 
 from rnn_control.contract.fields import parse_source
 from rnn_control.errors import RnnControlError
-from rnn_control.ros.codecs import SENSOR_MSG_TYPES, ObservationAssembler, ReaderLimits, make_command_reader
+from rnn_control.ros.codecs import (
+    SENSOR_MSG_TYPES,
+    ObservationAssembler,
+    ReaderLimits,
+    SampleTrigger,
+    make_command_reader,
+)
 from rnn_control.ros.common import (
     ERROR,
     OK,
@@ -64,12 +69,15 @@ from rnn_control.ros.parameters import (
 )
 from rnn_control.runtime import Stepper
 from rnn_control.runtime.command_timeline import CommandTimeline, Interval
+from rnn_control.runtime.error_alarm import ErrorAlarm
 
+LEVELS = (OK, WARN, ERROR)  # diagnostic_msgs' levels of the alarm's 0, 1, 2
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "bundle": ("", "path of the dynamics bundle (.onnx)"),
     "providers": ("cpu", "onnxruntime execution providers"),
     "step_on": ("command", "command: predict when a command arrives; sensor: when the trigger group arrives"),
-    "trigger": ("", "step_on sensor: the sensor group that triggers a prediction; '': the first one"),
+    "trigger": ("all", "the sensor group whose message completes a reading, or all: one new message "
+                "of every group (a tick's messages, so none is read a tick old)"),
     **sensor_topic_parameters("input"),
     **command_parameters("the commands sent to the robot"),
     "command_qos": ("sensor_data", "sensor_data (best effort: matches any publisher) or reliable (lossless "
@@ -161,27 +169,25 @@ class DynamicsMonitorNode(Node):
         self.step_on = str(p("step_on"))
         if self.step_on not in ("command", "sensor"):
             raise SystemExit(f"dynamics_monitor: step_on is '{self.step_on}'; expected command or sensor")
-        self.trigger = str(p("trigger")) or (self.assembler.groups[0] if self.assembler.groups else "")
+        try:
+            self.trigger = SampleTrigger(self.assembler.groups, str(p("trigger")))
+        except ValueError as exc:
+            raise SystemExit(f"dynamics_monitor: {exc}") from None
         self.pred_pub = self.create_publisher(Float64MultiArray, "~/prediction", 10)
         self.error_pub = self.create_publisher(Float64, "~/prediction_error", 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(float(p("diagnostics_period")), self._publish_diagnostics)
         self.create_service(Trigger, "~/reset", self._on_reset)
 
-        self.threshold = float(p("error_threshold"))
-        self.factor = float(p("error_factor"))
-        self.std_floor = float(p("std_floor"))
-        window = int(p("error_window"))
-        self.calibration = dict(meta.monitor) if bool(p("use_calibration")) and meta.monitor else {}
-        if self.calibration:
-            c = self.calibration
-            self.threshold, window = float(c["threshold"]), int(c["window"])
-            self.factor = float(c.get("error_factor", self.factor))
+        threshold, factor = float(p("error_threshold")), float(p("error_factor"))
+        self.std_floor, window = float(p("std_floor")), int(p("error_window"))
+        c = self.calibration = dict(meta.monitor) if bool(p("use_calibration")) and meta.monitor else {}
+        if c:
+            threshold, window = float(c["threshold"]), int(c["window"])
+            factor = float(c.get("error_factor", factor))
             self.std_floor = float(c.get("std_floor", self.std_floor))
-        self.errors: deque[float] = deque(maxlen=window)
-        # predictions scored before the alarm statistic starts (the state warms up, the streams settle)
-        self.warmup = int(self.calibration.get("warmup", 0))
-        self.scored = 0
+        # the first warm-up predictions after a start do not count (the state warms up)
+        self.alarm = ErrorAlarm(threshold, factor, window, int(c.get("warmup", 0)))
         # step_on command: readings and commands by publish time, and the early step of the open
         # interval with the controller's answer so far
         self.timeline = CommandTimeline(round(float(p("command_margin")) * 1e9))
@@ -210,9 +216,11 @@ class DynamicsMonitorNode(Node):
         reading): zero state, nothing carried over; what the last one still had queued is dropped."""
         self.reset_at = time.time_ns()
         self.model.reset()
+        self.assembler.forget()  # every group anew: none of the last episode's values in a reading
+        self.trigger.reset()
         self.timeline = CommandTimeline(self.timeline.margin_ns, self.timeline.patience)
         self.tentative = self.pending = None
-        self.scored = 0  # warm up again from the zero state
+        self.alarm.restart()  # warm up again; a window of this episode's errors only (as calibrated)
         self.resets += 1
         response.success, response.message = True, "recurrent state reset"
         return response
@@ -222,7 +230,7 @@ class DynamicsMonitorNode(Node):
             return  # from the episode before the last reset
         if not self.assembler.on_message(group, msg, self.get_clock().now().nanoseconds, time.monotonic()):
             return
-        if group != self.trigger or not self.assembler.ready():
+        if not self.trigger.fires(group) or not self.assembler.ready():
             return
         obs = self.assembler.obs.copy()
         self.readings_received += 1
@@ -321,11 +329,9 @@ class DynamicsMonitorNode(Node):
 
     def _score(self, error: float) -> None:
         """Publish a prediction's error and add it to the persistent-error statistic."""
-        self.scored += 1
-        if self.scored > self.warmup:
-            self.errors.append(error)
+        self.alarm.add(error)
         self.error_pub.publish(Float64(data=error))
-        if self._evaluate()[0] != self.level:
+        if LEVELS[self.alarm.evaluate()[0]] != self.level:
             self._publish_diagnostics()  # a change of level goes out at once
 
     def _step(self, x: np.ndarray, publish: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
@@ -338,7 +344,7 @@ class DynamicsMonitorNode(Node):
         if not (np.isfinite(mean).all() and np.isfinite(std).all() and self.model.state_is_finite()):
             self.non_finite += 1
             self.model.reset()
-            self.scored = 0  # warm up again from the reset state
+            self.alarm.restart(clear=False)  # warm up again from the reset state
             self.tentative = self.pending = None
             return None
         self.predictions += 1
@@ -347,23 +353,9 @@ class DynamicsMonitorNode(Node):
         self.latency.add(time.perf_counter() - t0)
         return mean, std
 
-    def _evaluate(self) -> tuple[int, str, float]:
-        """(level, message, windowed mean error) of the errors so far."""
-        recent = float(np.mean(self.errors)) if self.errors else 0.0
-        full = len(self.errors) == self.errors.maxlen
-        if full and recent > self.threshold * self.factor:
-            level, message = (
-                ERROR,
-                f"persistent prediction error {recent:.2f} (> {self.threshold * self.factor:g})",
-            )
-        elif full and recent > self.threshold:
-            level, message = WARN, f"persistent prediction error {recent:.2f} (> {self.threshold:g})"
-        else:
-            level, message = OK, f"prediction error {recent:.2f}"
-        return level, message, recent
-
     def _publish_diagnostics(self) -> None:
-        level, message, recent = self._evaluate()
+        level, message, recent = self.alarm.evaluate()
+        level = LEVELS[level]
         if level > OK and self.level == OK:
             self.anomaly_events += 1
             self.get_logger().warning(message)
@@ -377,7 +369,8 @@ class DynamicsMonitorNode(Node):
             "ambiguous_commands": self.ambiguous_commands,
             "step_latency_p50_us": p50 * 1e6, "step_latency_p99_us": p99 * 1e6,
             **{f"rejected_{k}": v for k, v in self.assembler.rejected.items()},
-            "threshold": self.threshold, "window": self.errors.maxlen, "calibrated": bool(self.calibration),
+            "threshold": self.alarm.threshold, "window": self.alarm.window,
+            "calibrated": bool(self.calibration),
             "target_false_alarms_per_hour": self.calibration.get("false_alarms_per_hour", ""),
         }  # fmt: skip
         status = diagnostic_status(f"{self.get_fully_qualified_name()}: dynamics", level, message, values)

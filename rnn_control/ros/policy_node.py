@@ -41,7 +41,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
-from rnn_control.ros.codecs import COMMAND_TYPES, SENSOR_MSG_TYPES, stamp_ns, time_msg
+from rnn_control.ros.codecs import COMMAND_TYPES, SENSOR_MSG_TYPES, SampleTrigger, stamp_ns, time_msg
 from rnn_control.ros.common import (
     LatencyStats,
     apply_realtime_settings,
@@ -112,8 +112,8 @@ class PolicyNode(LifecycleNode):
         self.settings, self.controller, self.assembler = s, setup.controller, setup.assembler
         self.writer, self.period, self.watchdog_timeout = setup.writer, setup.period, setup.watchdog_timeout
         self._robot_checks, self._missing_logged = setup.robot_checks, []
-        self._trigger = s.trigger if s.mode == "event" else None  # the group that steps, or "all"
-        self._fresh: set[str] = set()  # trigger "all": groups with a new message since the last step
+        # event mode: the message that completes a sample steps (s.trigger was validated)
+        self._trigger = SampleTrigger(self.assembler.groups, s.trigger) if s.mode == "event" else None
         self._sim_time = bool(parameter(self, "use_sim_time"))
         self.safe = self.controller.safe_command()
         self.last_command = self.safe.copy()
@@ -233,23 +233,12 @@ class PolicyNode(LifecycleNode):
     def _on_sensor(self, group: str, msg: Any) -> None:
         mono = time.monotonic()
         accepted = self.assembler.on_message(group, msg, self._now_ns(), mono)
-        if accepted and self.active and self._triggers(group):
+        if accepted and self.active and self._trigger is not None and self._trigger.fires(group):
             stamp = getattr(getattr(msg, "header", None), "stamp", None)
             self._tick(mono, stamp if stamp is not None and (stamp.sec or stamp.nanosec) else None)
         elif not accepted and (missing := self.assembler.missing_joints) and missing != self._missing_logged:
             self._missing_logged = missing  # once per set of missing joints (cleared by diagnostics)
             self.get_logger().warning(f"JointState rejected: it lacks joint(s) {missing} the bundle needs")
-
-    def _triggers(self, group: str) -> bool:
-        """Whether this accepted message starts a step (event mode; ``trigger: all``: the last of
-        one sample time's messages, one per group)."""
-        if self._trigger != "all":
-            return group == self._trigger
-        self._fresh.add(group)
-        if len(self._fresh) < len(self.assembler.groups):
-            return False
-        self._fresh.clear()
-        return True
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and (event := self.supervisor.estop()) is not None:

@@ -37,7 +37,7 @@ from rnn_control.ros.codecs.base import (
     stamp_ns,
     time_msg,
 )
-from rnn_control.ros.codecs.observation import ObservationAssembler
+from rnn_control.ros.codecs.observation import ObservationAssembler, SampleTrigger
 from rnn_control.ros.codecs.tables import COMMAND_TYPES, READERS, SENSOR_MSG_TYPES, WRITERS, make_readers
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "CommandWriter",
     "ObservationAssembler",
     "ReaderLimits",
+    "SampleTrigger",
     "SensorMessageBuilder",
     "SensorReader",
     "float64_array",

@@ -79,3 +79,33 @@ class ObservationAssembler:
     def rejected_total(self) -> int:
         """Dropped messages, all reasons."""
         return sum(self.rejected.values())
+
+
+class SampleTrigger:
+    """Which accepted sensor message completes a sample: each message of one group, or with
+    ``all`` the last of one new message per group (a robot's drivers publish one tick's messages
+    back to back, in no set order; stepping on the first would read the others a tick old)."""
+
+    def __init__(self, groups: Sequence[str], trigger: str) -> None:
+        self.groups = list(groups)
+        self.trigger = trigger or (self.groups[0] if self.groups else "")
+        if self.trigger not in self.groups and not (self.trigger == "all" and self.groups):
+            raise ValueError(
+                f"trigger '{trigger}' is not a sensor group the bundle reads "
+                f"({', '.join(self.groups) or 'none'}) or 'all'"
+            )
+        self._fresh: set[str] = set()  # all: groups with a new message since the last sample
+
+    def fires(self, group: str) -> bool:
+        """Whether this accepted message of ``group`` completes a sample."""
+        if self.trigger != "all":
+            return group == self.trigger
+        self._fresh.add(group)
+        if len(self._fresh) < len(self.groups):
+            return False
+        self._fresh.clear()
+        return True
+
+    def reset(self) -> None:
+        """Forget the messages of a sample not yet complete."""
+        self._fresh.clear()
