@@ -32,7 +32,7 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Float64MultiArray
 
 from rnn_control.ros.codecs import stamp_ns
-from rnn_control.ros.common import WARN, apply_realtime_settings, diagnostic_status, run_node
+from rnn_control.ros.common import WARN, diagnostic_status, run_node
 from rnn_control.ros.control_diagnostics import control_status
 from rnn_control.ros.mpc_settings import (  # noqa: F401  (PARAMETERS re-exported)
     MPC_PARAMETERS,
@@ -40,10 +40,9 @@ from rnn_control.ros.mpc_settings import (  # noqa: F401  (PARAMETERS re-exporte
     load_mpc_setup,
     read_mpc_settings,
 )
-from rnn_control.ros.parameters import declare_parameters, parameter
+from rnn_control.ros.parameters import declare_parameters
 from rnn_control.ros.policy_node import PolicyNode
 from rnn_control.ros.policy_settings import ConfigureRefused, read_settings
-from rnn_control.runtime.supervisor import Supervisor
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
@@ -88,28 +87,8 @@ class MpcNode(PolicyNode):
         self._declare_mpc()
         s = read_settings(self)
         setup = load_mpc_setup(s, read_mpc_settings(self))
-        for problem in apply_realtime_settings(s.cpu_affinity, s.realtime_priority):
-            self.get_logger().warning(problem)
-        self.settings, self.controller, self.assembler = s, setup.controller, setup.assembler
-        self.writer, self.period, self.watchdog_timeout = setup.writer, setup.period, setup.watchdog_timeout
-        self._robot_checks, self._missing_logged = setup.robot_checks, []
-        self._trigger = s.trigger if s.mode == "event" else None
-        self._fresh: set[str] = set()
-        self._sim_time = bool(parameter(self, "use_sim_time"))
-        self.safe = self.controller.safe_command()
-        self.last_command = self.safe.copy()
-        self.published = self.safe
-        self.deadline = self.controller.config.deadline * self.period  # seconds per solve, 0: none
-        timing = {
-            "period": self.period, "watchdog_timeout": self.watchdog_timeout, "fade_in": s.fade_in,
-            "safe": self.safe, "reset_state": self._reset_state, "count_late": s.mode == "timer",
-            "stamp_dt": s.dt_source == "stamp",
-        }  # fmt: skip
-        if self.supervisor is None:
-            self.supervisor = Supervisor(self.assembler, **timing)
-        else:
-            self.supervisor.configure(self.assembler, **timing)
-        self._create_entities()
+        self.deadline = setup.controller.config.deadline * setup.period  # seconds per solve, 0: none
+        self._adopt(s, setup)
 
     # ------------------------------------------------------------------ control
     def _tick(self, mono: float, stamp: Any) -> None:

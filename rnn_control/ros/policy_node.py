@@ -106,7 +106,11 @@ class PolicyNode(LifecycleNode):
 
     def _configure(self) -> None:
         s = read_settings(self)
-        setup = load_setup(s)
+        self._adopt(s, load_setup(s))
+
+    def _adopt(self, s: Settings, setup: Any) -> None:
+        """Take a loaded set-up (the policy's, or the MPC node's): the controller, the sensor
+        inputs, the safe command and the supervisor's timing; then create the ROS entities."""
         for problem in apply_realtime_settings(s.cpu_affinity, s.realtime_priority):
             self.get_logger().warning(problem)
         self.settings, self.controller, self.assembler = s, setup.controller, setup.assembler
