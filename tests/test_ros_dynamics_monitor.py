@@ -3,6 +3,8 @@ as predicted keeps /diagnostics OK, and a persistent surprise (a "changed payloa
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ pytest.importorskip("rclpy")
 
 import rclpy
 from std_msgs.msg import Float64, Float64MultiArray
+from std_srvs.srv import Trigger
 
 from rnn_control.ros.common import qos_profile
 from rnn_control.runtime import Stepper
@@ -32,6 +35,36 @@ def _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, output_topic: str) -> N
     )  # fmt: skip
     assert proc.alive(), proc.log()
     probe.spin_for(0.3)
+
+
+@contextmanager
+def _monitor_over_dds(tmp_path, ns: str, params: dict):
+    """A monitor process in namespace ``ns`` and a probe with reliable observation and command
+    publishers, the scored errors and /diagnostics: ``(probe, send_reading, send_command, errors)``,
+    each send spinning 10 ms. The monitor must exit cleanly."""
+    proc = NodeProcess("dynamics_monitor_node", {"sensor_qos": "reliable", "diagnostics_period": 0.1,
+                                                 **params}, tmp_path, namespace=ns)  # fmt: skip
+    rclpy.init()
+    probe = Probe(f"{ns.strip('/')}_probe")
+    probe.watch_diagnostics()
+    pubs = [probe.node.create_publisher(Float64MultiArray, f"{ns}/{topic}", RELIABLE)
+            for topic in ("observation", "command")]  # fmt: skip
+    errors = probe.collect(Float64, f"{ns}/dynamics_monitor/prediction_error", RELIABLE)
+
+    def sender(pub):
+        def send(data) -> None:
+            pub.publish(Float64MultiArray(data=[float(v) for v in data]))
+            probe.spin_for(0.01)
+
+        return send
+
+    try:
+        _wait_for_the_monitor(probe, proc, *pubs, f"{ns}/dynamics_monitor/prediction_error")
+        yield probe, sender(pubs[0]), sender(pubs[1]), errors
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+        assert proc.stop() == 0, proc.log()
 
 
 def test_monitor_predicts_and_flags_persistent_errors(tmp_path):
@@ -153,39 +186,25 @@ def test_a_reset_starts_the_next_episode_from_the_zero_state_and_scores_no_jump(
     to the next one's first is not scored, nor a reading still pending from before the reset, and
     the model starts again from the zero state, as a world that follows it exactly does. Without
     the reset the jump scores a large error and the state carries over."""
-    from std_srvs.srv import Trigger
-
     bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1)
-    params = {"bundle": bundle, **PROBE_PACED, "sensor_qos": "reliable", "command_margin": 0.0,
-              "diagnostics_period": 0.1}
-    proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/ep")
-    rclpy.init()
-    probe = Probe("ep_probe")
-    probe.watch_diagnostics()
-    obs_pub = probe.node.create_publisher(Float64MultiArray, "/ep/observation", RELIABLE)
-    cmd_pub = probe.node.create_publisher(Float64MultiArray, "/ep/command", RELIABLE)
-    errors = probe.collect(Float64, "/ep/dynamics_monitor/prediction_error", RELIABLE)
     rng = np.random.default_rng(3)
+    with _monitor_over_dds(tmp_path, "/ep", {"bundle": bundle, **PROBE_PACED, "command_margin": 0.0}) as (
+        probe, send_reading, send_command, errors,
+    ):  # fmt: skip
 
-    def send(pub, data) -> None:
-        pub.publish(Float64MultiArray(data=[float(v) for v in data]))
-        probe.spin_for(0.01)
+        def episode(world: Stepper, steps: int) -> None:
+            """``steps`` readings of a world that follows the model, each answered: ``steps - 1`` scored."""
+            obs = rng.normal(size=3)
+            for _ in range(steps):
+                send_reading(obs)
+                command = rng.normal(size=1)
+                send_command(command)
+                obs = np.asarray(world.step(np.concatenate([obs, command]).astype(np.float32)), dtype=float)
 
-    def episode(world: Stepper, steps: int) -> None:
-        """``steps`` readings of a world that follows the model, each answered: ``steps - 1`` scored."""
-        obs = rng.normal(size=3)
-        for _ in range(steps):
-            send(obs_pub, obs)
-            command = rng.normal(size=1)
-            send(cmd_pub, command)
-            obs = np.asarray(world.step(np.concatenate([obs, command]).astype(np.float32)), dtype=float)
-
-    try:
-        _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, "/ep/dynamics_monitor/prediction_error")
         world = Stepper.load(bundle)
         episode(world, 10)
         probe.spin_until(lambda: len(errors) >= 9, 5, "the first episode's 9 scored predictions")
-        send(obs_pub, rng.normal(size=3) * 50)  # still pending (unanswered) when the reset comes
+        send_reading(rng.normal(size=3) * 50)  # still pending (unanswered) when the reset comes
         assert probe.call(Trigger, "/ep/dynamics_monitor/reset").success
         world.reset()
         episode(world, 10)
@@ -195,10 +214,6 @@ def test_a_reset_starts_the_next_episode_from_the_zero_state_and_scores_no_jump(
         assert max(e.data for e in errors) < 1e-4, [e.data for e in errors]
         resets = lambda: (probe.diag("/ep/dynamics_monitor") or {}).get("resets")  # noqa: E731
         probe.spin_until(lambda: resets() == "1", 5, "resets: 1 on /diagnostics")
-    finally:
-        probe.close()
-        rclpy.try_shutdown()
-        assert proc.stop() == 0, proc.log()
 
 
 def test_a_lost_reading_is_stepped_over_and_not_scored(tmp_path):
@@ -206,29 +221,17 @@ def test_a_lost_reading_is_stepped_over_and_not_scored(tmp_path):
     the robot held its command: the monitor steps over it (``gaps``) instead of scoring a one-step
     prediction against two steps of motion, which would look like a fault."""
     bundle = make_dynamics_bundle(tmp_path, obs_dim=3, act_dim=1, control_period=0.2)  # a gap: > 0.36 s
-    params = {"bundle": bundle, "sensor_qos": "reliable", "command_margin": 0.0, "diagnostics_period": 0.1}
-    proc = NodeProcess("dynamics_monitor_node", params, tmp_path, namespace="/gap")
-    rclpy.init()
-    probe = Probe("gap_probe")
-    probe.watch_diagnostics()
-    obs_pub = probe.node.create_publisher(Float64MultiArray, "/gap/observation", RELIABLE)
-    cmd_pub = probe.node.create_publisher(Float64MultiArray, "/gap/command", RELIABLE)
-    errors = probe.collect(Float64, "/gap/dynamics_monitor/prediction_error", RELIABLE)
     rng = np.random.default_rng(4)
-
-    def send(pub, data) -> None:
-        pub.publish(Float64MultiArray(data=[float(v) for v in data]))
-        probe.spin_for(0.01)
-
-    try:
-        _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, "/gap/dynamics_monitor/prediction_error")
+    with _monitor_over_dds(tmp_path, "/gap", {"bundle": bundle, "command_margin": 0.0}) as (
+        probe, send_reading, send_command, errors,
+    ):  # fmt: skip
         world = Stepper.load(bundle)
         step = lambda o, c: np.asarray(world.step(np.concatenate([o, c]).astype(np.float32)), dtype=float)  # noqa: E731
         obs = rng.normal(size=3)
-        send(obs_pub, obs)
+        send_reading(obs)
         for k in range(10):  # 11 readings, 10 intervals, one of them two periods long
             command = rng.normal(size=1)
-            send(cmd_pub, command)
+            send_command(command)
             nxt = step(obs, command)
             if k == 4:  # this reading is lost: the robot holds the command over a second period
                 one_step, std = nxt, np.asarray(world.last_std)
@@ -236,8 +239,8 @@ def test_a_lost_reading_is_stepped_over_and_not_scored(tmp_path):
                 scored_as_one_step = float(np.sqrt(np.mean(((nxt - one_step) / std) ** 2)))
                 probe.spin_for(0.6)
             obs = nxt
-            send(obs_pub, obs)
-        send(cmd_pub, rng.normal(size=1))  # settles the last interval
+            send_reading(obs)
+        send_command(rng.normal(size=1))  # settles the last interval
         probe.spin_until(lambda: len(errors) >= 9, 5, "9 scored predictions")
         probe.spin_for(0.3)
         assert len(errors) == 9, [e.data for e in errors]  # not the gap
@@ -245,10 +248,6 @@ def test_a_lost_reading_is_stepped_over_and_not_scored(tmp_path):
         assert scored_as_one_step > 0.05  # what scoring the gap would have added
         gaps = lambda: (probe.diag("/gap/dynamics_monitor") or {}).get("gaps")  # noqa: E731
         probe.spin_until(lambda: gaps() == "1", 5, "gaps: 1 on /diagnostics")
-    finally:
-        probe.close()
-        rclpy.try_shutdown()
-        assert proc.stop() == 0, proc.log()
 
 
 def test_step_on_sensor_predicts_from_each_reading_and_the_command_held_then(tmp_path):
