@@ -77,8 +77,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "max_episodes": (0, "exit after this many episodes; 0: run forever"),
     "policy_reset_service": ("", "Trigger service called at every episode start (e.g. /policy_node/reset)"),
     "reset_services": (Parameter.Type.STRING_ARRAY, "more Trigger services called with the policy's at every "
-                       "episode start (e.g. dynamics_monitor/reset); the first episode waits for them "
-                       "(at most connect_timeout), later a service nobody offers is skipped"),
+                       "episode start (e.g. dynamics_monitor/reset), when offered; in lockstep the first "
+                       "episode waits for them (at most connect_timeout)"),
     **sensor_topic_parameters("output"),
     **command_parameters("command input"),
     "executor": ("single_threaded", "single_threaded, events or auto (see README: executor)"),
@@ -243,8 +243,6 @@ class SimBridgeNode(Node):
     def _realtime_tick(self) -> None:
         if self.resets.under_way or self._waiting_for(POLICY, self._policy_connected):
             return  # the policy's reset must land before the next episode's first observation
-        if self._waiting_for(RESET_SERVICES, self.resets.offered):
-            return
         if not self._first_reset_sent and self.resets:
             # the first episode starts from a zero state too, and the service's first round trip
             # (slow while DDS still matches its reply path: 140 ms seen under load) comes before
