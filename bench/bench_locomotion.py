@@ -66,14 +66,17 @@ RUNS: dict[str, tuple[str, dict]] = {  # name -> (shipped scenario, variant)
     "hc_imu_mlp4": ("half_cheetah_imu", {"mlp": True, "frames": 4, "privileged": False}),
     "hc_imu_mlp4_priv": ("half_cheetah_imu", {"mlp": True, "frames": 4, "privileged": True}),
     "walker_full_gru": ("walker2d_full", {}),
+    "walker_full_mlp": ("walker2d_full", {"mlp": True}),
     "walker_imu_gru": ("walker2d_imu", {}),
     "walker_imu_mlp": ("walker2d_imu", {"mlp": True}),
     "hopper_full_gru": ("hopper_full", {}),
+    "hopper_full_mlp": ("hopper_full", {"mlp": True}),
     "hopper_imu_gru": ("hopper_imu", {}),
     "hopper_imu_mlp": ("hopper_imu", {"mlp": True}),
     "ant_full_gru": ("ant_full", {}),
     "ant_imu_gru": ("ant_imu", {}),
     "ant_imu_mlp": ("ant_imu", {"mlp": True}),
+    "ant_full_mlp": ("ant_full", {"mlp": True}),
 }
 
 
