@@ -24,7 +24,13 @@ from rnn_control.contract.deployment import (
 from rnn_control.contract.metadata import BundleMetadata
 from rnn_control.contract.robot_description import joint_list, load_robot_description
 from rnn_control.errors import ConfigError, RnnControlError
-from rnn_control.ros.codecs import SENSOR_MSG_TYPES, ObservationAssembler, ReaderLimits, make_writer
+from rnn_control.ros.codecs import (
+    SENSOR_MSG_TYPES,
+    ObservationAssembler,
+    ReaderLimits,
+    SampleTrigger,
+    make_writer,
+)
 from rnn_control.ros.common import EXECUTORS, QOS_CHOICES
 from rnn_control.ros.parameters import parameter
 from rnn_control.runtime import Controller
@@ -206,12 +212,10 @@ def io_setup(s: Settings, meta: BundleMetadata, controller: Any) -> Setup:
                 f"{SENSOR_TOPIC_PARAM[group]} is empty"
             )
     if s.mode == "event":
-        s.trigger = s.trigger or (assembler.groups[0] if assembler.groups else "")
-        if s.trigger not in assembler.groups and not (s.trigger == "all" and assembler.groups):
-            raise ConfigureRefused(
-                f"event mode: trigger '{s.trigger}' is not a sensor group the bundle reads "
-                f"({', '.join(assembler.groups) or 'none'}) or 'all'"
-            )
+        try:  # '' is the first group
+            s.trigger = SampleTrigger(assembler.groups, s.trigger).trigger
+        except ValueError as exc:
+            raise ConfigureRefused(f"event mode: {exc}") from None
     period = s.control_period if s.control_period > 0 else meta.control_period
     checks = check_robot(s, meta)
     try:
