@@ -218,7 +218,7 @@ class DynamicsMonitorNode(Node):
         self.model.reset()
         self.assembler.forget()  # every group anew: none of the last episode's values in a reading
         self.trigger.reset()
-        self.timeline = CommandTimeline(self.timeline.margin_ns, self.timeline.patience)
+        self.timeline.clear()
         self.tentative = self.pending = None
         self.alarm.restart()  # warm up again; a window of this episode's errors only (as calibrated)
         self.resets += 1
@@ -226,7 +226,8 @@ class DynamicsMonitorNode(Node):
         return response
 
     def _on_sensor(self, group: str, msg: Any, info: Any) -> None:
-        if _sent(info) < self.reset_at:
+        sent = _sent(info)
+        if sent < self.reset_at:
             return  # from the episode before the last reset
         if not self.assembler.on_message(group, msg, self.get_clock().now().nanoseconds, time.monotonic()):
             return
@@ -240,19 +241,19 @@ class DynamicsMonitorNode(Node):
                 self.pending = None
             self.pending = self._step(obs)
             return
-        for interval in self.timeline.add_reading(_sent(info), obs):
+        for interval in self.timeline.add_reading(sent, obs):
             self._close(interval)
         self._predict_open()  # the answer to this reading may have come first (another topic)
 
     def _on_command(self, msg: Any, info: Any) -> None:
-        command = self.command_reader.read(msg)
-        if command is None or _sent(info) < self.reset_at:
+        command, sent = self.command_reader.read(msg), _sent(info)
+        if command is None or sent < self.reset_at:
             return
         self.commands_received += 1
         self.assembler.set_last_action(command)
         if self.step_on != "command":
             return
-        for interval in self.timeline.add_command(_sent(info), command):
+        for interval in self.timeline.add_command(sent, command):
             self._close(interval)
         self._predict_open()
 

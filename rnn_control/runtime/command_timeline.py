@@ -75,6 +75,11 @@ class CommandTimeline:
         self.commands: deque[Command] = deque(maxlen=max_commands)  # from the one in effect at readings[0]
         self._seq = 0
 
+    def clear(self) -> None:
+        """Forget every reading and command (a new episode: nothing carries over)."""
+        self.readings.clear()
+        self.commands.clear()
+
     def add_reading(self, sent: int, obs: np.ndarray) -> list[Interval]:
         """Record a reading; return the intervals this settles (oldest first)."""
         self._seq += 1
