@@ -4,7 +4,7 @@
     PYTHONPATH=. python bench/bench_mpc.py timing                  # solve time per tick (random GRU-64)
     PYTHONPATH=. python bench/bench_mpc.py quality --checkpoint runs/pend-gru/checkpoint.pt \
         [--policy runs/pendulum/checkpoint.onnx]                    # 20 seeds: learned vs oracle vs PPO
-    PYTHONPATH=. python bench/bench_mpc.py node                    # mpc_node at 100 Hz, K=512, H=30
+    PYTHONPATH=. python bench/bench_mpc.py node [--shards 1,2]     # mpc_node at 100 Hz, K=512, H=30
 
 ``timing``: one tick of our MPPI (MpcController.step: sampling, one batched rollout of K x H in one
 onnxruntime call, cost, weights, safety filter) for K in {256, 1024}, H = 30, a GRU-64 dynamics
@@ -195,6 +195,10 @@ def timing(args: argparse.Namespace) -> None:
             rng = np.random.default_rng(0)
             obs = [[np.cos(a), np.sin(a)] for a in rng.uniform(-3, 3, 64)]
             ours = timed(lambda c=ctrl, o=obs, i=iter(range(10**9)): c.step(o[next(i) % 64]), n)
+            sharded = None  # two threads used the other way: 2 shards of one-thread calls
+            if threads == 2:
+                split = MpcController.load(bundles["unrolled"], SECTION, shards=2)
+                sharded = timed(lambda c=split, o=obs, i=iter(range(10**9)): c.step(o[next(i) % 64]), n)
             roll = {}
             for graph, path in bundles.items():
                 pm = PlanningModel.load(path, intra_op_threads=threads)
@@ -206,24 +210,27 @@ def timing(args: argparse.Namespace) -> None:
             floor = floor_ms(k, width, 64, n) if threads == 1 else float("nan")
             gates = gate_floor_ms(k, 64, n) if threads == 1 else float("nan")
             rolls = {g: pct(t) for g, t in roll.items()}
-            rows.append((k, threads, pct(ours), rolls, pct(peer), (floor, gates)))
+            rows.append((k, threads, pct(ours), rolls, pct(peer), (floor, gates), sharded and pct(sharded)))
             p50, p99 = pct(ours)
-            print(f"K={k:5d} threads={threads}: MPC tick p50 {p50:7.2f} ms  p99 {p99:7.2f} ms | "
+            two = f" (2 shards {pct(sharded)[0]:.2f})" if sharded else ""
+            print(f"K={k:5d} threads={threads}: MPC tick p50 {p50:7.2f} ms{two}  p99 {p99:7.2f} ms | "
                   + " | ".join(f"{g} {v[0]:.2f}" for g, v in rows[-1][3].items())
                   + f" | pytorch_mppi p50 {pct(peer)[0]:.2f} ms", flush=True)  # fmt: skip
-    floors = {k: f for k, t, *_, f in rows if t == 1}
+    floors = {k: f for k, t, *_, f, _ in rows if t == 1}
     print(
-        "\n| K | threads | our tick p50 / p99 (ms) | rollout unrolled / Loop / per-step p50 (ms) | "
-        "pytorch_mppi p50 / p99 (ms) | floor: products / + gates (ms, 1 thread) | ours / floor "
-        "(products / + gates) | pytorch_mppi / ours |"
+        "\n| K | threads | our tick p50 / p99 (ms) | our tick, 2 shards x 1 thread p50 / p99 (ms) | "
+        "rollout unrolled / Loop / per-step p50 (ms) | pytorch_mppi p50 / p99 (ms) | floor: products / "
+        "+ gates (ms, 1 thread) | ours / floor (products / + gates) | pytorch_mppi / ours (best) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for k, threads, (p50, p99), roll, (q50, q99), _ in rows:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for k, threads, (p50, p99), roll, (q50, q99), _, two in rows:
         f, g = floors[k]
         r = " / ".join(f"{roll[name][0]:.2f}" for name in ("unrolled", "loop", "per-step calls"))
         ratios = f"{p50 / f:.2f}x / {p50 / (f + g):.2f}x"
-        print(f"| {k} | {threads} | {p50:.2f} / {p99:.2f} | {r} | {q50:.2f} / {q99:.2f} | "
-              f"{f:.2f} / {f + g:.2f} | {ratios} | {q50 / p50:.2f}x |")  # fmt: skip
+        best = min(p50, two[0]) if two else p50
+        shard_col = f"{two[0]:.2f} / {two[1]:.2f}" if two else "-"
+        print(f"| {k} | {threads} | {p50:.2f} / {p99:.2f} | {shard_col} | {r} | {q50:.2f} / {q99:.2f} | "
+              f"{f:.2f} / {f + g:.2f} | {ratios} | {q50 / best:.2f}x |")  # fmt: skip
 
 
 def quality(args: argparse.Namespace) -> None:
@@ -260,16 +267,14 @@ def quality(args: argparse.Namespace) -> None:
 
 
 def node(args: argparse.Namespace) -> None:
-    """mpc_node in timer mode at 100 Hz with K=512, H=30 fed by an observation publisher."""
+    """mpc_node in timer mode at 100 Hz with K=512, H=30 fed by an observation publisher, once per
+    ``--shards`` value (the same bundle, one node process after the other)."""
     import os
-    import signal
 
     import rclpy
     import yaml
-    from std_msgs.msg import Float64MultiArray
 
-    from rnn_control.ros.common import qos_profile
-    from tests.ros_support import NodeProcess, Probe
+    from tests.ros_support import Probe
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_DOMAIN_ID", str(50 + os.getpid() % 40))
@@ -279,40 +284,69 @@ def node(args: argparse.Namespace) -> None:
     export_planning(ckpt, bundle, PlanningExportOptions(batch=512, horizon=H, parity_ticks=2))
     section = tmp / "section.yaml"
     section.write_text(yaml.safe_dump({"mpc": {**SECTION, "deadline": 0.8}}))
-    params = {"bundle": bundle, "mpc_scenario": section, "autostart": True, "mode": "timer", "fade_in": 0.0,
-              "control_period": 0.01, "diagnostics_period": 1.0, "watchdog_periods": 20.0}  # fmt: skip
-    proc = NodeProcess("mpc_node", params, tmp, namespace="/bench")
     rclpy.init()
     probe = Probe("bench_probe")
     probe.watch_diagnostics()
-    pub = probe.node.create_publisher(Float64MultiArray, "/bench/observation", qos_profile("sensor_data", 5))
-    commands = probe.collect(Float64MultiArray, "/bench/command", qos_profile("reliable", 100))
+    results = {}
+    try:
+        for shards in args.shards:
+            results[shards] = _node_run(probe, tmp, bundle, section, shards, args.seconds)
+            r = results[shards]
+            print(
+                f"mpc_node K=512 H=30, 100 Hz timer, {shards} shard(s), {args.seconds:.0f} s: rate "
+                f"{r['rate']:.1f} Hz (min {r['min_rate']:.1f}), solve p50 {r['p50']:.2f} ms, "
+                f"p99 {r['p99']:.2f} ms, deadline misses {r['misses']} of {r['ticks']} ticks, "
+                f"late ticks {r['late']}, {r['commands']} commands received", flush=True,
+            )  # fmt: skip
+    finally:
+        probe.close()
+        rclpy.try_shutdown()
+    base = results[args.shards[0]]
+    for shards, r in results.items():
+        if shards != args.shards[0]:
+            print(f"{shards} shards / {args.shards[0]}: solve p50 {base['p50'] / r['p50']:.2f}x faster, "
+                  f"rate {r['rate']:.1f} vs {base['rate']:.1f} Hz")  # fmt: skip
+
+
+def _node_run(probe, tmp: Path, bundle: Path, section: Path, shards: int, seconds: float) -> dict:
+    import signal
+
+    from std_msgs.msg import Float64MultiArray
+
+    from rnn_control.ros.common import qos_profile
+    from tests.ros_support import NodeProcess
+
+    ns = f"/bench{shards}"
+    params = {"bundle": bundle, "mpc_scenario": section, "autostart": True, "mode": "timer", "fade_in": 0.0,
+              "control_period": 0.01, "diagnostics_period": 1.0, "watchdog_periods": 20.0,
+              "planning_shards": shards}  # fmt: skip
+    proc = NodeProcess("mpc_node", params, tmp, namespace=ns)
+    pub = probe.node.create_publisher(Float64MultiArray, f"{ns}/observation", qos_profile("sensor_data", 5))
+    commands = probe.collect(Float64MultiArray, f"{ns}/command", qos_profile("reliable", 100))
     try:
         probe.spin_until(lambda: pub.get_subscription_count() > 0, 60, "the node")
-        t_end, last, diags = time.monotonic() + args.seconds, 0.0, []
+        t_end, last, diags = time.monotonic() + seconds, None, []
         while time.monotonic() < t_end:
             th = time.monotonic()
             pub.publish(Float64MultiArray(data=[float(np.cos(th)), float(np.sin(th))]))
             probe.spin_for(0.01)
-            d = probe.diag("/bench/mpc_node")
+            d = probe.diag(f"{ns}/mpc_node")
             if d is not None and d is not last:
                 diags.append(dict(d))
                 last = d
-        steady = diags[2:] or diags
-        rate = [float(d["rate_hz"]) for d in steady]
-        p50 = np.median([float(d["solve_time_p50_us"]) for d in steady]) / 1e3
-        p99 = np.max([float(d["solve_time_p99_us"]) for d in steady]) / 1e3
-        last = steady[-1]
-        print(
-            f"mpc_node K=512 H=30, 100 Hz timer, {args.seconds:.0f} s: rate {np.mean(rate):.1f} Hz "
-            f"(min {np.min(rate):.1f}), solve p50 {p50:.2f} ms, p99 {p99:.2f} ms, deadline misses "
-            f"{last['deadline_misses']} of {last['ticks']} ticks, late ticks {last['late_ticks']}, "
-            f"{len(commands)} commands received"
-        )
     finally:
         proc.stop(signal.SIGINT)
-        probe.close()
-        rclpy.try_shutdown()
+    steady = diags[2:] or diags
+    rate = [float(d["rate_hz"]) for d in steady]
+    final = steady[-1]
+    return {
+        "rate": float(np.mean(rate)), "min_rate": float(np.min(rate)),
+        "p50": float(np.median([float(d["solve_time_p50_us"]) for d in steady]) / 1e3),
+        "p99": float(np.max([float(d["solve_time_p99_us"]) for d in steady]) / 1e3),
+        "misses": int(final["deadline_misses"]), "ticks": int(final["ticks"]),
+        "late": int(final["late_ticks"]),
+        "commands": len(commands),
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -330,6 +364,8 @@ def main() -> None:
     q.add_argument("--seed", type=int, default=1000)
     n = sub.add_parser("node")
     n.add_argument("--seconds", type=float, default=20.0)
+    n.add_argument("--shards", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2],
+                   help="planning_shards values to run, comma-separated (the first is the baseline)")
     args = parser.parse_args()
     {"timing": timing, "quality": quality, "node": node}[args.what](args)
 

@@ -140,3 +140,57 @@ def test_planning_metadata_is_validated():
         bad = {**command, "target": "nowhere/0"}
         metadata_from_dict({**base, "planning": {"batch": 4, "horizon": 3, "commands": [bad]}})
     torch.manual_seed(0)  # (keeps the module's tests independent of order)
+
+
+@pytest.mark.parametrize(
+    "cell,members,graph,shards",
+    [("gru", 1, "unrolled", 2), ("lstm", 1, "loop", 3), ("gru", 3, "unrolled", 4)],
+)
+def test_sharded_rollouts_equal_the_single_call(tmp_path, cell, members, graph, shards):
+    """Splitting the candidates over concurrent calls changes nothing: the same predictions, the
+    same filtered state and filter prediction, tick after tick (uneven slices included)."""
+    ckpt = dynamics_checkpoint(tmp_path, cell=cell, members=members)
+    out = tmp_path / "plan.onnx"
+    export_planning(ckpt, out, PlanningExportOptions(batch=30, horizon=6, graph=graph, parity_ticks=2))
+    one, split = PlanningModel.load(out), PlanningModel.load(out, shards=shards)
+    assert split.shards == shards and "shard" in repr(split)
+    rng = np.random.default_rng(3)
+    for tick in range(4):
+        obs = rng.normal(size=2).astype(np.float32)
+        acts = rng.uniform(-2, 2, size=(6, 30, 1)).astype(np.float32)
+        for model in (one, split):
+            model.begin(obs)
+            model.actions[:] = acts
+        want = one.rollout().copy()
+        got = split.rollout()
+        assert got.shape == (6, members, 30, 2)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=f"tick {tick}")
+        for a, b in zip(split.filtered_state(), one.filtered_state()):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(split.filter_prediction(), one.filter_prediction(), atol=1e-6)
+        cmd = rng.uniform(-2, 2, size=1)
+        one.commit(cmd)
+        split.commit(cmd)
+    assert split.rollouts == one.rollouts == 4
+
+
+def test_shards_out_of_range_or_on_a_fixed_batch_graph_are_refused(tmp_path):
+    import onnx
+
+    ckpt = dynamics_checkpoint(tmp_path)
+    out = tmp_path / "plan.onnx"
+    export_planning(ckpt, out, PlanningExportOptions(batch=8, horizon=4, parity_ticks=1))
+    for bad in (0, 9):
+        with pytest.raises(BundleError, match=r"shards must be in 1\.\.8"):
+            PlanningModel.load(out, shards=bad)
+    # a bundle from before the candidate axis was symbolic: fixed at its batch
+    model = onnx.load(str(out))
+    for value in [*model.graph.input, *model.graph.output]:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param == "candidates":
+                dim.dim_value = 8
+    fixed = tmp_path / "fixed.onnx"
+    onnx.save(model, str(fixed))
+    assert PlanningModel.load(fixed).shards == 1  # still loads whole
+    with pytest.raises(BundleError, match="fixed candidate axis"):
+        PlanningModel.load(fixed, shards=2)

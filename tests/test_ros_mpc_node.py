@@ -101,7 +101,7 @@ def event_node(tmp, bundle, section_file, probe):
         "mpc_node",
         {"bundle": bundle, "mpc_scenario": section_file, "autostart": True, "mode": "event", "fade_in": 0.0,
          "sensor_qos": "reliable", "sensor_qos_depth": 100, "watchdog_periods": 10_000.0,
-         "diagnostics_period": 0.1},
+         "diagnostics_period": 0.1, "planning_shards": 2},
         tmp, namespace="/mpcev",
     )  # fmt: skip
     pub = probe.node.create_publisher(Float64MultiArray, "/mpcev/observation", RELIABLE)
@@ -110,7 +110,8 @@ def event_node(tmp, bundle, section_file, probe):
 
     def connected() -> bool:
         assert proc.alive(), proc.log()
-        return pub.get_subscription_count() > 0 and probe.node.count_publishers("/mpcev/command") > 0
+        subscribed = pub.get_subscription_count() > 0 and estop.get_subscription_count() > 0
+        return subscribed and probe.node.count_publishers("/mpcev/command") > 0
 
     probe.spin_until(connected, 30, "the mpc node")
     probe.spin_for(0.3)
@@ -126,17 +127,20 @@ def test_commands_equal_the_runtime_and_estop_latches_the_safe_command(event_nod
     for k, th in enumerate(angles):
         pub.publish(Float64MultiArray(data=[float(np.cos(th)), float(np.sin(th))]))
         probe.spin_until(lambda k=k: len(commands) > k, 10.0, f"command {k}")
+    # the node splits its candidates over 2 concurrent rollouts; the reference plans in one call
     ref = MpcController.load(bundle, SECTION)
     want = [ref.step([np.cos(th), np.sin(th)])[0] for th in angles]
     np.testing.assert_allclose([m.data[0] for m in commands[:15]], want, atol=1e-6)
+    diag = DiagnosticsLog(probe)
+    t = time.time_ns()
     estop.publish(Bool(data=True))
-    probe.spin_for(0.3)
+    # the latch is in place (a status after the e-stop says so) before the next observation
+    level, _, values = diag.wait(probe, "/mpcev/mpc_node", t, lambda v: v["estop_latched"] == "True")
+    assert level == 2 and values["shards"] == "2", values
     commands.clear()
     pub.publish(Float64MultiArray(data=[1.0, 0.0]))
     probe.spin_until(lambda: len(commands) > 0, 5.0, "a command under e-stop")
     assert commands[-1].data[0] == 0.0  # the safe command, latched
-    probe.spin_until(lambda: (probe.diag("/mpcev/mpc_node") or {}).get("estop_latched") == "True", 5, "diag")
-    assert probe.level("/mpcev/mpc_node") == 2
 
 
 def test_watchdog_and_safe_command_on_sigterm(tmp, bundle, section_file, probe):
@@ -148,15 +152,19 @@ def test_watchdog_and_safe_command_on_sigterm(tmp, bundle, section_file, probe):
     )  # fmt: skip
     pub = probe.node.create_publisher(Float64MultiArray, "/mpcwd/observation", RELIABLE)
     commands = probe.collect(Float64MultiArray, "/mpcwd/command", RELIABLE)
+    diag = DiagnosticsLog(probe)
     try:
         probe.spin_until(lambda: pub.get_subscription_count() > 0 and len(commands) > 0, 30, "the node")
         for _ in range(20):  # 0.05 s period: fresh data for a second, then silence
             pub.publish(Float64MultiArray(data=[-1.0, 0.05]))
             probe.spin_for(0.05)
         assert any(abs(m.data[0]) > 1e-6 for m in commands)  # it planned
-        probe.spin_for(0.6)  # > 4 periods without data
-        diag = probe.diag("/mpcwd/mpc_node")
-        assert int(diag["watchdog_trips"]) >= 1 and commands[-1].data[0] == 0.0
+        t_silent = time.time_ns()  # > 4 periods without data from here: the watchdog trips
+        diag.wait(
+            probe, "/mpcwd/mpc_node", t_silent, lambda v: int(v["watchdog_trips"]) >= 1, "the watchdog"
+        )
+        probe.spin_for(0.1)
+        assert commands[-1].data[0] == 0.0
         n = len(commands)
         assert proc.stop(signal.SIGTERM) == 0, proc.log()
         probe.spin_for(0.3)

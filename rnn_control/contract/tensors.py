@@ -38,6 +38,11 @@ PLAN_INPUTS = ("obs", "h_in", "c_in", "first", "plan_obs", "plan_actions")
 PLAN_OUTPUTS = ("actions", "h_out", "c_out", "plan_mean")
 
 
+CANDIDATE_AXIS = {"plan_actions": 1, "plan_mean": 2}
+"""The candidate axis of a planning graph's tensors: symbolic in the graph (``candidates``), so one
+call may roll a slice of the ``batch`` candidates; ``planning_io`` gives the full batch."""
+
+
 def planning_io(meta: BundleMetadata) -> tuple[Shapes, Shapes]:
     """``(inputs, outputs)`` of a planning bundle's graph (``meta.planning`` set).
 

@@ -11,6 +11,8 @@ onnxruntime fuses with the gate's sigmoid/tanh), the recurrent part of the GRU's
 a few element-wise operations on ``[batch, hidden]`` and the head. An ensemble batches its members
 in 3-D products (``[members, batch, .]``). ``graph="unrolled"`` spells out every step;
 ``graph="loop"`` runs one step body in an ONNX ``Loop`` (smaller file, one subgraph call per step).
+The candidate axis is symbolic (``candidates``): one call may roll any number of candidates, so a
+runtime can split the batch over threads (:class:`~rnn_control.runtime.planning.PlanningModel`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from rnn_control.contract.metadata import BundleMetadata
-from rnn_control.contract.tensors import planning_io
+from rnn_control.contract.tensors import CANDIDATE_AXIS, planning_io
 
 GATES = {"gru": 3, "lstm": 4, "rnn": 1}
 
@@ -202,7 +204,7 @@ def build_planning_graph(
     ins, outs = planning_io(meta)
     g = _Graph()
     b = _Builder(g, members)
-    E, N, H, L = plan.members, plan.batch, plan.horizon, meta.num_layers
+    E, H, L = plan.members, plan.horizon, meta.num_layers
     o, a = meta.act_dim, len(plan.commands)
     lstm = meta.is_lstm
     # --- filter: state after the last real pair (kept as h_in where first == 1)
@@ -235,8 +237,10 @@ def build_planning_graph(
     if lstm:
         to_state(c_f, "c_out")
     g.nodes.append(helper.make_node("Reshape", [f_pred, g.ints([E, o])], ["actions"]))
-    # --- rollout: the filtered state broadcast to every candidate
-    shape = g.ints([E, N, 1] if b.ensemble else [N, 1])
+    # --- rollout: the filtered state broadcast to every candidate. The candidate count comes from
+    # plan_actions (a symbolic axis), so a runtime may roll a slice of the batch per call.
+    count = g.op("Shape", "plan_actions", start=1, end=2)  # [N]
+    shape = g.op("Concat", *([g.ints([E]), count] if b.ensemble else [count]), g.ints([1]), axis=0)
     roll_h = [g.op("Expand", h, shape) for h in h_f]
     roll_c = [g.op("Expand", c, shape) for c in c_f] if lstm else [None] * L
     obs0 = g.op("Expand", per_member("plan_obs"), shape)
@@ -256,7 +260,10 @@ def build_planning_graph(
         g.nodes.append(helper.make_node("Concat", preds, ["plan_mean"], axis=0))
 
     def value_info(name: str, shape: tuple[int, ...]) -> onnx.ValueInfoProto:
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+        dims: list[int | str] = list(shape)
+        if name in CANDIDATE_AXIS:
+            dims[CANDIDATE_AXIS[name]] = "candidates"
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
 
     graph = helper.make_graph(
         g.nodes, "rnn_control_planning", [value_info(k, v) for k, v in ins.items()],

@@ -77,7 +77,8 @@ class MpcNode(PolicyNode):
         deadline = f"deadline {cfg.deadline:.0%} of the period" if cfg.deadline > 0 else "no deadline"
         self.get_logger().info(
             f"configured: {Path(s.bundle).name} ({c.metadata.cell}, {plan.members} member(s), {cfg.planner} "
-            f"{plan.batch} x {plan.horizon} x {cfg.iterations} it, {deadline}; obs {c.model.obs_dim} from "
+            f"{plan.batch} x {plan.horizon} x {cfg.iterations} it in {c.model.shards} shard(s), {deadline}; "
+            f"obs {c.model.obs_dim} from "
             f"{inputs} -> {c.spec.act_dim} x {s.command_type} on '{s.command_topic}'), {s.mode} mode at "
             f"{1.0 / self.period:.1f} Hz"
         )
@@ -127,7 +128,7 @@ class MpcNode(PolicyNode):
         plan = c.model.plan
         values.update({
             "planner": c.config.planner, "samples": plan.batch, "horizon": plan.horizon,
-            "members": plan.members, "iterations": c.config.iterations,
+            "members": plan.members, "iterations": c.config.iterations, "shards": c.model.shards,
             "solve_time_p50_us": p50 * 1e6, "solve_time_p99_us": p99 * 1e6,
             "deadline_us": self.deadline * 1e6, "cost": c.last_cost,
         })  # fmt: skip

@@ -40,6 +40,11 @@ MPC_PARAMETERS: dict[str, tuple[Any, str]] = {
     ),
     "deadline": (-1.0, "fraction of the control period a solve may take (0: none); < 0: the mpc section's"),
     "seed": (-1, "planner noise seed; < 0: the mpc section's"),
+    "planning_shards": (
+        1,
+        "split the candidates over this many concurrent rollout calls (one per core to use; the "
+        "bundle's batch stays the same); 1: one call",
+    ),
 }
 PARAMETERS: dict[str, tuple[Any, str]] = {
     **{k: v for k, v in POLICY_PARAMETERS.items() if k != "bundle"},
@@ -55,12 +60,16 @@ class MpcSettings:
     mpc_scenario: str
     deadline: float
     seed: int
+    planning_shards: int = 1
 
 
 def read_mpc_settings(node: Node) -> MpcSettings:
     """The MPC-only parameters (the rest: ``policy_settings.read_settings``)."""
     return MpcSettings(
-        str(parameter(node, "mpc_scenario")), float(parameter(node, "deadline")), int(parameter(node, "seed"))
+        mpc_scenario=str(parameter(node, "mpc_scenario")),
+        deadline=float(parameter(node, "deadline")),
+        seed=int(parameter(node, "seed")),
+        planning_shards=int(parameter(node, "planning_shards")),
     )
 
 
@@ -79,7 +88,9 @@ def load_mpc_setup(s: Settings, m: MpcSettings) -> Setup:
     if not path.is_file():
         raise ConfigureRefused(f"bundle '{path}' does not exist")
     try:
-        model = PlanningModel.load(path, providers=s.providers, intra_op_threads=s.intra_op_threads)
+        model = PlanningModel.load(
+            path, providers=s.providers, intra_op_threads=s.intra_op_threads, shards=m.planning_shards
+        )
     except RnnControlError as exc:
         raise ConfigureRefused(f"bundle '{path}' cannot be used for MPC: {exc}") from None
     except Exception as exc:  # onnxruntime: not an ONNX file, corrupt protobuf, ...

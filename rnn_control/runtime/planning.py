@@ -19,6 +19,7 @@ double-buffered like the :class:`~rnn_control.runtime.stepper.Stepper`'s.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rnn_control.contract.metadata import BundleMetadata
-from rnn_control.contract.tensors import planning_io
+from rnn_control.contract.tensors import CANDIDATE_AXIS, planning_io
 from rnn_control.errors import BundleError
 from rnn_control.runtime.io_spec import IOSpec
 from rnn_control.runtime.session import metadata_for_session, open_session
@@ -43,9 +44,18 @@ def model_bounds(spec: IOSpec) -> tuple[np.ndarray, np.ndarray]:
 
 
 class PlanningModel:
-    """A planning bundle (``metadata.planning`` set) with its filtered recurrent state."""
+    """A planning bundle (``metadata.planning`` set) with its filtered recurrent state.
 
-    def __init__(self, session: ort.InferenceSession, metadata: BundleMetadata, path: str | Path) -> None:
+    ``shards > 1`` splits the ``batch`` candidates into that many slices, rolled out by concurrent
+    calls of the one session from a thread pool (onnxruntime releases the GIL while it runs). On a
+    multi-core CPU this beats onnxruntime's own intra-op threads for these narrow products, and
+    each slice's working set stays in cache. Every shard filters the state the same way; shard 0's
+    is kept. Results equal the unsharded rollout's to float32 rounding.
+    """
+
+    def __init__(
+        self, session: ort.InferenceSession, metadata: BundleMetadata, path: str | Path, shards: int = 1
+    ) -> None:
         plan = metadata.planning
         self.path = Path(path)
         if plan is None:
@@ -73,26 +83,56 @@ class PlanningModel:
         self.spec = IOSpec(metadata.observation[: self.obs_dim], plan.commands)
         self.observation_names = [f.name for f in metadata.observation[: self.obs_dim]]
         self.action_low, self.action_high = model_bounds(self.spec)
+        self.shards = self._check_shards(shards, found_in["plan_actions"].shape)
         buf = {n: np.zeros(s, dtype=np.float32) for n, s in {**want_in, **want_out}.items()}
         self._pair, self._first, self._plan_obs = buf["obs"], buf["first"], buf["plan_obs"]
         self.actions: np.ndarray = buf["plan_actions"]
         self._mean, self._pred = buf["plan_mean"], buf["actions"]
         self._states = [(buf[i], buf[o]) for i, o in STATE if i in buf]
         self._values: list[ort.OrtValue] = []
-        self._bindings = []
-        for phase in (0, 1):
-            binding = session.io_binding()
-            for name in ("obs", "first", "plan_obs", "plan_actions"):
-                binding.bind_ortvalue_input(name, self._wrap(buf[name]))
-            for name in ("actions", "plan_mean"):
-                binding.bind_ortvalue_output(name, self._wrap(buf[name]))
-            for (name_in, name_out), pair in zip(STATE, self._states):
-                binding.bind_ortvalue_input(name_in, self._wrap(pair[phase]))
-                binding.bind_ortvalue_output(name_out, self._wrap(pair[1 - phase]))
-            self._bindings.append(binding)
+        # shard s rolls candidates bounds[s]:bounds[s + 1]; one shard binds the full buffers (no
+        # copies), several bind their own slices (copied in and out around the calls)
+        self._bounds = np.linspace(0, self.batch, self.shards + 1).round().astype(int)
+        self._slices: list[tuple[np.ndarray, np.ndarray]] = []
+        self._bindings: list[list[ort.IOBinding]] = [[], []]  # [phase][shard]
+        for shard in range(self.shards):
+            if self.shards == 1:
+                acts, mean = self.actions, self._mean
+            else:
+                n = int(self._bounds[shard + 1] - self._bounds[shard])
+                acts = np.zeros((self.horizon, n, self.act_dim), dtype=np.float32)
+                mean = np.zeros((self.horizon, self.members, n, self.obs_dim), dtype=np.float32)
+                self._slices.append((acts, mean))
+            # shard 0's filtered state and filter prediction are kept; the others' are scratch
+            keep = shard == 0
+            pred = self._pred if keep else np.zeros_like(self._pred)
+            scratch = [np.zeros_like(pair[0]) for pair in self._states]
+            for phase in (0, 1):
+                binding = session.io_binding()
+                for name, value in (("obs", self._pair), ("first", self._first), ("plan_obs", self._plan_obs),
+                                    ("plan_actions", acts)):  # fmt: skip
+                    binding.bind_ortvalue_input(name, self._wrap(value))
+                binding.bind_ortvalue_output("actions", self._wrap(pred))
+                binding.bind_ortvalue_output("plan_mean", self._wrap(mean))
+                for i, ((name_in, name_out), pair) in enumerate(zip(STATE, self._states)):
+                    binding.bind_ortvalue_input(name_in, self._wrap(pair[phase]))
+                    out = pair[1 - phase] if keep else scratch[i]
+                    binding.bind_ortvalue_output(name_out, self._wrap(out))
+                self._bindings[phase].append(binding)
+        self._pool = ThreadPoolExecutor(self.shards - 1, "planning") if self.shards > 1 else None
         self._phase = 0
         self.rollouts = 0  # calls since load
         self.reset()
+
+    def _check_shards(self, shards: int, actions_shape: Sequence[Any]) -> int:
+        if not (isinstance(shards, int) and 1 <= shards <= self.batch):
+            raise BundleError(f"{self.path.name}: shards must be in 1..{self.batch}, got {shards}")
+        if shards > 1 and isinstance(actions_shape[CANDIDATE_AXIS["plan_actions"]], int):
+            raise BundleError(
+                f"{self.path.name}: its graph has a fixed candidate axis ({self.batch}), so it cannot be "
+                "split into shards; re-export it with this version of 'rnn-control export --planning'"
+            )
+        return shards
 
     @classmethod
     def load(
@@ -101,10 +141,12 @@ class PlanningModel:
         providers: str | Sequence[str] = "cpu",
         intra_op_threads: int = 1,
         provider_options: dict[str, dict[str, Any]] | None = None,
+        shards: int = 1,
     ) -> PlanningModel:
-        """Open a planning bundle (``providers`` and threads as for :meth:`Stepper.load`)."""
+        """Open a planning bundle (``providers`` and threads as for :meth:`Stepper.load`;
+        ``shards``: see the class)."""
         session, _ = open_session(path, providers, intra_op_threads, provider_options)
-        return cls(session, metadata_for_session(session, path), path)
+        return cls(session, metadata_for_session(session, path), path, shards)
 
     def _wrap(self, buffer: np.ndarray) -> ort.OrtValue:
         value = ort.OrtValue.ortvalue_from_numpy(buffer)
@@ -119,15 +161,30 @@ class PlanningModel:
     def rollout(self) -> np.ndarray:
         """Predict the candidates in :attr:`actions`: ``[H, E, N, o]`` (the bound output buffer,
         overwritten by the next call)."""
+        bindings = self._bindings[self._phase]
         try:
-            self._bindings[self._phase].synchronize_inputs()
-            self.session.run_with_iobinding(self._bindings[self._phase])
+            if self._pool is None:
+                self._run(bindings[0])
+            else:
+                bounds = self._bounds
+                for (acts, _), lo, hi in zip(self._slices, bounds[:-1], bounds[1:]):
+                    acts[...] = self.actions[:, lo:hi]
+                pending = [self._pool.submit(self._run, b) for b in bindings[1:]]
+                self._run(bindings[0])
+                for job in pending:
+                    job.result()
+                for (_, mean), lo, hi in zip(self._slices, bounds[:-1], bounds[1:]):
+                    self._mean[:, :, lo:hi] = mean
         except Exception as exc:  # onnxruntime raises its own pybind types
             raise BundleError(
                 f"{self.path.name}: onnxruntime failed to run the planning graph: {exc}"
             ) from None
         self.rollouts += 1
         return self._mean
+
+    def _run(self, binding: ort.IOBinding) -> None:
+        binding.synchronize_inputs()
+        self.session.run_with_iobinding(binding)
 
     def commit(self, action: np.ndarray | Sequence[float]) -> None:
         """End the tick: ``action`` (model units) was executed. Keeps the state filtered by the last
@@ -163,5 +220,5 @@ class PlanningModel:
         m = self.metadata
         return (
             f"PlanningModel({self.path.name}: {m.cell} {m.num_layers}x{m.hidden_size}, "
-            f"{self.members} member(s), batch {self.batch} x horizon {self.horizon})"
+            f"{self.members} member(s), batch {self.batch} x horizon {self.horizon}, {self.shards} shard(s))"
         )
