@@ -4,6 +4,7 @@
     PYTHONPATH=. python bench/bench_mpc.py timing                  # solve time per tick (random GRU-64)
     PYTHONPATH=. python bench/bench_mpc.py quality --checkpoint runs/pend-gru/checkpoint.pt \
         [--policy runs/pendulum/checkpoint.onnx]                    # 20 seeds: learned vs oracle vs PPO
+    PYTHONPATH=. python bench/bench_mpc.py shards                  # the rollout split over threads
     PYTHONPATH=. python bench/bench_mpc.py node [--shards 1,2]     # mpc_node at 100 Hz, K=512, H=30
 
 ``timing``: one tick of our MPPI (MpcController.step: sampling, one batched rollout of K x H in one
@@ -233,6 +234,26 @@ def timing(args: argparse.Namespace) -> None:
               f"{f:.2f} / {f + g:.2f} | {ratios} | {q50 / best:.2f}x |")  # fmt: skip
 
 
+def shards(args: argparse.Namespace) -> None:
+    """The rollout alone (``PlanningModel.rollout``, K x 30 steps) in one call, with 2 intra-op
+    threads, and split into 2 and 4 concurrent shards of one-thread calls."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_mpc_shards_"))
+    ckpt = dynamics_checkpoint(tmp, hidden=64)
+    rng = np.random.default_rng(0)
+    print("| K | one call | 2 intra-op threads | 2 shards | 4 shards (p50, ms) | one call / 2 shards |")
+    print("|---|---|---|---|---|---|")
+    for k in (256, 512, 1024):
+        path = tmp / f"plan{k}.onnx"
+        export_planning(ckpt, path, PlanningExportOptions(batch=k, horizon=H, parity_ticks=1))
+        p50 = []
+        for n_shards, threads in ((1, 1), (1, 2), (2, 1), (4, 1)):
+            pm = PlanningModel.load(path, intra_op_threads=threads, shards=n_shards)
+            pm.begin([1.0, 0.0])
+            pm.actions[:] = rng.uniform(-2, 2, pm.actions.shape)
+            p50.append(pct(timed(pm.rollout, args.ticks))[0])
+        print(f"| {k} | " + " | ".join(f"{v:.2f}" for v in p50) + f" | {p50[0] / p50[2]:.2f}x |", flush=True)
+
+
 def quality(args: argparse.Namespace) -> None:
     from rnn_control.envs.bundle_returns import bundle_returns
     from rnn_control.envs.mpc_returns import mpc_returns, oracle_returns
@@ -356,6 +377,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     t = sub.add_parser("timing")
     t.add_argument("--ticks", type=int, default=200)
+    sh = sub.add_parser("shards")
+    sh.add_argument("--ticks", type=int, default=100)
     q = sub.add_parser("quality")
     q.add_argument("--checkpoint", required=True, help="dynamics checkpoint (trained on the scenario)")
     q.add_argument("--policy", help="a policy bundle to compare (e.g. the PPO one)")
@@ -367,7 +390,7 @@ def main() -> None:
     n.add_argument("--shards", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2],
                    help="planning_shards values to run, comma-separated (the first is the baseline)")
     args = parser.parse_args()
-    {"timing": timing, "quality": quality, "node": node}[args.what](args)
+    {"timing": timing, "shards": shards, "quality": quality, "node": node}[args.what](args)
 
 
 if __name__ == "__main__":
