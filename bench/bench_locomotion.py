@@ -65,6 +65,9 @@ RUNS: dict[str, tuple[str, dict]] = {  # name -> (shipped scenario, variant)
     "hc_imu_mlp_priv": ("half_cheetah_imu", {"mlp": True, "privileged": True}),
     "hc_imu_mlp4": ("half_cheetah_imu", {"mlp": True, "frames": 4, "privileged": False}),
     "hc_imu_mlp4_priv": ("half_cheetah_imu", {"mlp": True, "frames": 4, "privileged": True}),
+    "hc_novel_gru": ("half_cheetah_novel", {}),  # as shipped: privileged critic
+    "hc_novel_mlp": ("half_cheetah_novel", {"mlp": True}),
+    "hc_novel_mlp4": ("half_cheetah_novel", {"mlp": True, "frames": 4}),
     "walker_full_gru": ("walker2d_full", {}),
     "walker_full_mlp": ("walker2d_full", {"mlp": True}),
     "walker_imu_gru": ("walker2d_imu", {}),
