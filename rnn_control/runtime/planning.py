@@ -48,9 +48,9 @@ class PlanningModel:
 
     ``shards > 1`` splits the ``batch`` candidates into that many slices, rolled out by concurrent
     calls of the one session from a thread pool (onnxruntime releases the GIL while it runs). On a
-    multi-core CPU this beats onnxruntime's own intra-op threads for these narrow products, and
-    each slice's working set stays in cache. Every shard filters the state the same way; shard 0's
-    is kept. Results equal the unsharded rollout's to float32 rounding.
+    multi-core CPU this beats onnxruntime's own intra-op threads for these narrow products
+    (BENCHMARKS.md). Every shard filters the state the same way; shard 0's is kept. Results equal
+    the unsharded rollout's to float32 rounding.
     """
 
     def __init__(
@@ -90,25 +90,33 @@ class PlanningModel:
         self._mean, self._pred = buf["plan_mean"], buf["actions"]
         self._states = [(buf[i], buf[o]) for i, o in STATE if i in buf]
         self._values: list[ort.OrtValue] = []
+        self._bounds, self._slices, self._bindings = self._bind_shards()
+        self._pool = ThreadPoolExecutor(self.shards - 1, "planning") if self.shards > 1 else None
+        self._phase = 0
+        self.rollouts = 0  # calls since load
+        self.reset()
+
+    def _bind_shards(self) -> tuple[np.ndarray, list, list[list[ort.IOBinding]]]:
+        """The IO bindings per state phase and shard, over numpy buffers allocated once."""
         # shard s rolls candidates bounds[s]:bounds[s + 1]; one shard binds the full buffers (no
         # copies), several bind their own slices (copied in and out around the calls)
-        self._bounds = np.linspace(0, self.batch, self.shards + 1).round().astype(int)
-        self._slices: list[tuple[np.ndarray, np.ndarray]] = []
-        self._bindings: list[list[ort.IOBinding]] = [[], []]  # [phase][shard]
+        bounds = np.linspace(0, self.batch, self.shards + 1).round().astype(int)
+        slices: list[tuple[np.ndarray, np.ndarray]] = []
+        bindings: list[list[ort.IOBinding]] = [[], []]  # [phase][shard]
         for shard in range(self.shards):
             if self.shards == 1:
                 acts, mean = self.actions, self._mean
             else:
-                n = int(self._bounds[shard + 1] - self._bounds[shard])
+                n = int(bounds[shard + 1] - bounds[shard])
                 acts = np.zeros((self.horizon, n, self.act_dim), dtype=np.float32)
                 mean = np.zeros((self.horizon, self.members, n, self.obs_dim), dtype=np.float32)
-                self._slices.append((acts, mean))
+                slices.append((acts, mean))
             # shard 0's filtered state and filter prediction are kept; the others' are scratch
             keep = shard == 0
             pred = self._pred if keep else np.zeros_like(self._pred)
             scratch = [np.zeros_like(pair[0]) for pair in self._states]
             for phase in (0, 1):
-                binding = session.io_binding()
+                binding = self.session.io_binding()
                 for name, value in (("obs", self._pair), ("first", self._first), ("plan_obs", self._plan_obs),
                                     ("plan_actions", acts)):  # fmt: skip
                     binding.bind_ortvalue_input(name, self._wrap(value))
@@ -118,11 +126,8 @@ class PlanningModel:
                     binding.bind_ortvalue_input(name_in, self._wrap(pair[phase]))
                     out = pair[1 - phase] if keep else scratch[i]
                     binding.bind_ortvalue_output(name_out, self._wrap(out))
-                self._bindings[phase].append(binding)
-        self._pool = ThreadPoolExecutor(self.shards - 1, "planning") if self.shards > 1 else None
-        self._phase = 0
-        self.rollouts = 0  # calls since load
-        self.reset()
+                bindings[phase].append(binding)
+        return bounds, slices, bindings
 
     def _check_shards(self, shards: int, actions_shape: Sequence[Any]) -> int:
         if not (isinstance(shards, int) and 1 <= shards <= self.batch):
