@@ -311,8 +311,8 @@ def node(args: argparse.Namespace) -> None:
     results = {}
     try:
         for shards in args.shards:
-            results[shards] = _node_run(probe, tmp, bundle, section, shards, args.seconds)
-            r = results[shards]
+            r = _node_run(probe, tmp, bundle, section, shards, args.seconds, args.realtime_priority)
+            results[shards] = r
             print(
                 f"mpc_node K=512 H=30, 100 Hz timer, {shards} shard(s), {args.seconds:.0f} s: rate "
                 f"{r['rate']:.1f} Hz (min {r['min_rate']:.1f}), solve p50 {r['p50']:.2f} ms, "
@@ -329,7 +329,9 @@ def node(args: argparse.Namespace) -> None:
                   f"rate {r['rate']:.1f} vs {base['rate']:.1f} Hz")  # fmt: skip
 
 
-def _node_run(probe, tmp: Path, bundle: Path, section: Path, shards: int, seconds: float) -> dict:
+def _node_run(
+    probe, tmp: Path, bundle: Path, section: Path, shards: int, seconds: float, priority: int = 0
+) -> dict:
     import signal
 
     from std_msgs.msg import Float64MultiArray
@@ -340,7 +342,7 @@ def _node_run(probe, tmp: Path, bundle: Path, section: Path, shards: int, second
     ns = f"/bench{shards}"
     params = {"bundle": bundle, "mpc_scenario": section, "autostart": True, "mode": "timer", "fade_in": 0.0,
               "control_period": 0.01, "diagnostics_period": 1.0, "watchdog_periods": 20.0,
-              "planning_shards": shards}  # fmt: skip
+              "planning_shards": shards, "realtime_priority": priority}  # fmt: skip
     proc = NodeProcess("mpc_node", params, tmp, namespace=ns)
     pub = probe.node.create_publisher(Float64MultiArray, f"{ns}/observation", qos_profile("sensor_data", 5))
     commands = probe.collect(Float64MultiArray, f"{ns}/command", qos_profile("reliable", 100))
@@ -389,6 +391,8 @@ def main() -> None:
     n.add_argument("--seconds", type=float, default=20.0)
     n.add_argument("--shards", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2],
                    help="planning_shards values to run, comma-separated (the first is the baseline)")
+    n.add_argument("--realtime-priority", type=int, default=0,
+                   help="the node's realtime_priority (SCHED_FIFO; needs CAP_SYS_NICE); 0: normal")
     args = parser.parse_args()
     {"timing": timing, "shards": shards, "quality": quality, "node": node}[args.what](args)
 

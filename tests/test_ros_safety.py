@@ -271,10 +271,20 @@ def test_watchdog_with_several_sensor_groups_and_imu_odometry_twist_io(tmp, prob
                 for t in (f"{ns}/command", f"{name}/observation", f"{name}/raw_action")
             )
 
+        def faded_in() -> bool:
+            """One step; whether its command is the clipped policy output (the fade-in is over)."""
+            n_raw = len(raw)
+            step()
+            probe.spin_until(lambda: len(raw) > n_raw, 5, "the raw action")
+            return np.array_equal(vecs(commands[-1:])[0], np.clip(raw[-1].data, W_LOW, W_HIGH))
+
         probe.spin_until(connected, 20, "the node to connect")
         probe.spin_for(0.3)
-        for _ in range(10):  # every group delivers: the node runs (it was activated long ago)
+        for _ in range(10):  # every group delivers: the node runs
             step()
+        # the node fades in over W_FADE from its activation, which on a loaded machine can come
+        # later than its topics: step until the fade is over (CI once saw the window start in it)
+        probe.spin_until(faded_in, 10, "the fade-in to end")
         # --- every input kind lands in its observation slot; the Twist carries clip(output) ---------
         cleared()
         for _ in range(30):
