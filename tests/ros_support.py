@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -193,6 +193,27 @@ class DiagnosticsLog:
         """Spin until :meth:`after` finds a status; return it."""
         probe.spin_until(lambda: self.after(name, t_ns, pred) is not None, timeout, what or f"{name} status")
         return self.after(name, t_ns, pred)
+
+
+def wait_inputs_matched(probe: Probe, node: str, inputs: Sequence[str], timeout: float = 20.0) -> None:
+    """Until ``node``'s /diagnostics say each of its ``inputs`` subscriptions is matched with a
+    publisher (``publishers_<input>`` >= 1).
+
+    DDS discovery is two-sided: a publisher that already counts the subscription
+    (``get_subscription_count``) may still be unknown to the subscriber, which then drops what
+    it is sent (a reliable writer may resend it seconds later, or never). Only the subscriber says
+    when the first message will arrive."""
+    log = DiagnosticsLog(probe)
+
+    def matched(values: Mapping[str, str]) -> bool:
+        return all(int(values.get(f"publishers_{name}", 0)) >= 1 for name in inputs)
+
+    try:
+        log.wait(probe, node, -1, matched, f"{node} to match publishers on {', '.join(inputs)}", timeout)
+    except AssertionError as exc:
+        heard = [(name, {k: v for k, v in values.items() if k.startswith("publishers_")})
+                 for _, name, _, _, values in log.seen if node in name]  # fmt: skip
+        raise AssertionError(f"{exc}; its last status: {heard[-1] if heard else 'none heard'}") from None
 
 
 @contextmanager

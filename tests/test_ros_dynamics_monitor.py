@@ -17,7 +17,7 @@ from std_srvs.srv import Trigger
 from rnn_control.ros.common import qos_profile
 from rnn_control.runtime import Stepper
 from tests.bundles import make_dynamics_bundle
-from tests.ros_support import NodeProcess, Probe
+from tests.ros_support import NodeProcess, Probe, wait_inputs_matched
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
 RELIABLE = qos_profile("reliable", 100)
@@ -34,7 +34,7 @@ def _wait_for_the_monitor(probe, proc, obs_pub, cmd_pub, output_topic: str) -> N
         20, "the monitor",
     )  # fmt: skip
     assert proc.alive(), proc.log()
-    probe.spin_for(0.3)
+    wait_inputs_matched(probe, output_topic.rsplit("/", 1)[0], ("vector", "command"))
 
 
 @contextmanager

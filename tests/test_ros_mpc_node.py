@@ -24,7 +24,7 @@ from rnn_control.ros.common import qos_profile, result_qos
 from rnn_control.runtime.mpc import MpcController
 from tests.bundles import make_policy_bundle
 from tests.mpc_support import planning_bundle
-from tests.ros_support import ROOT, DiagnosticsLog, NodeProcess, Probe
+from tests.ros_support import ROOT, DiagnosticsLog, NodeProcess, Probe, wait_inputs_matched
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(150)]
 RELIABLE = qos_profile("reliable", 1000)
@@ -114,7 +114,7 @@ def event_node(tmp, bundle, section_file, probe):
         return subscribed and probe.node.count_publishers("/mpcev/command") > 0
 
     probe.spin_until(connected, 30, "the mpc node")
-    probe.spin_for(0.3)
+    wait_inputs_matched(probe, "/mpcev/mpc_node", ("vector", "estop"))
     yield proc, pub, estop, commands
     proc.stop(signal.SIGINT)
 

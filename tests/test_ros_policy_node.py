@@ -31,7 +31,7 @@ from rnn_control.ros.codecs import stamp_ns, time_msg
 from rnn_control.ros.common import apply_realtime_settings, events_executor_available, qos_profile
 from rnn_control.runtime import Controller
 from tests.bundles import make_policy_bundle
-from tests.ros_support import DiagnosticsLog, NodeProcess, Probe
+from tests.ros_support import DiagnosticsLog, NodeProcess, Probe, wait_inputs_matched
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
 RELIABLE = qos_profile("reliable", 1000)
@@ -53,13 +53,18 @@ def probe():
     rclpy.try_shutdown()
 
 
-def _wait_connected(probe: Probe, pub, commands_topic: str, proc: NodeProcess, timeout: float = 20.0) -> None:
+def _wait_connected(
+    probe: Probe, pub, commands_topic: str, proc: NodeProcess, inputs=("vector",), timeout: float = 20.0
+) -> None:
+    """Until the node publishes ``commands_topic`` and its ``inputs`` have matched our publishers
+    (on the node's side: only then is a first message sure to arrive)."""
+
     def ok() -> bool:
         assert proc.alive(), f"node exited:\n{proc.log()}"
         return pub.get_subscription_count() > 0 and probe.node.count_publishers(commands_topic) > 0
 
     probe.spin_until(ok, timeout, "the node to connect")
-    probe.spin_for(0.3)
+    wait_inputs_matched(probe, commands_topic.rsplit("/", 1)[0] + "/policy_node", inputs, timeout)
 
 
 def _vec(values) -> Float64MultiArray:
@@ -175,8 +180,7 @@ def joint_node(tmp, probe):
     js_pub = probe.node.create_publisher(JointState, "/jnt/joint_states", RELIABLE)
     vec_pub = probe.node.create_publisher(Float64MultiArray, "/jnt/observation", RELIABLE)
     commands = probe.collect(JointState, "/jnt/command", RELIABLE)
-    _wait_connected(probe, js_pub, "/jnt/command", proc)
-    probe.spin_until(lambda: vec_pub.get_subscription_count() > 0, 10, "vector subscription")
+    _wait_connected(probe, js_pub, "/jnt/command", proc, inputs=("joint_state", "vector"))
     yield bundle, proc, js_pub, vec_pub, commands
     assert proc.stop() == 0, proc.log()
 
@@ -388,7 +392,7 @@ def timer_node(tmp, probe):
         estop = probe.node.create_publisher(Bool, "/tmr/estop", RELIABLE)
         commands = probe.collect(Float64MultiArray, "/tmr/command", RELIABLE)
         diag = DiagnosticsLog(probe)
-        _wait_connected(probe, pub, "/tmr/command", proc)
+        _wait_connected(probe, pub, "/tmr/command", proc, inputs=("vector", "estop"))
         probe.spin_until(lambda: estop.get_subscription_count() > 0, 10, "e-stop subscription")
         yield proc, pub, estop, commands, diag
     finally:  # also when only some of the tests run (-k): no policy_node outlives the module

@@ -40,7 +40,7 @@ from rnn_control.ros.codecs import time_msg
 from rnn_control.ros.common import qos_profile
 from rnn_control.runtime import Controller, Stepper
 from tests.bundles import TinyPolicy, make_policy_bundle, policy_metadata
-from tests.ros_support import DiagnosticsLog, NodeProcess, Probe
+from tests.ros_support import DiagnosticsLog, NodeProcess, Probe, wait_inputs_matched
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(180)]
 RELIABLE = qos_profile("reliable", 1000)
@@ -279,7 +279,7 @@ def test_watchdog_with_several_sensor_groups_and_imu_odometry_twist_io(tmp, prob
             return np.array_equal(vecs(commands[-1:])[0], np.clip(raw[-1].data, W_LOW, W_HIGH))
 
         probe.spin_until(connected, 20, "the node to connect")
-        probe.spin_for(0.3)
+        wait_inputs_matched(probe, name, tuple(topics))
         for _ in range(10):  # every group delivers: the node runs
             step()
         # the node fades in over W_FADE from its activation, which on a loaded machine can come

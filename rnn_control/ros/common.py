@@ -77,6 +77,13 @@ def qos_warning_callbacks(node: Node, topic: str) -> SubscriptionEventCallbacks:
     return SubscriptionEventCallbacks(incompatible_qos=incompatible)
 
 
+def matched_publishers(inputs: Mapping[str, Any]) -> dict[str, int]:
+    """``publishers_<input>``: how many publishers each input subscription is matched with, as
+    the subscription itself sees it (0: nothing it would accept is sending yet: no driver, a QoS
+    mismatch, or discovery not finished on this side)."""
+    return {f"publishers_{name}": sub.get_publisher_count() for name, sub in inputs.items()}
+
+
 class LatencyStats:
     """Ring buffer of recent step latencies (seconds) with percentiles."""
 

@@ -57,6 +57,7 @@ from rnn_control.ros.common import (
     WARN,
     LatencyStats,
     diagnostic_status,
+    matched_publishers,
     qos_profile,
     qos_warning_callbacks,
     run_node,
@@ -151,14 +152,15 @@ class DynamicsMonitorNode(Node):
         if depth < 1:
             raise SystemExit(f"dynamics_monitor: queue_depth is {depth}; expected at least 1")
         qos = qos_profile(str(p("sensor_qos")), depth)
+        self._inputs: dict[str, Any] = {}  # name -> subscription (matched publishers: /diagnostics)
         for group in self.assembler.groups:
             topic = str(p(f"{group}_topic"))
-            self.create_subscription(
+            self._inputs[group] = self.create_subscription(
                 SENSOR_MSG_TYPES[group], topic, lambda msg, info, g=group: self._on_sensor(g, msg, info), qos,
                 event_callbacks=qos_warning_callbacks(self, topic),
             )  # fmt: skip
         if self.command_reader is not None:
-            self.create_subscription(
+            self._inputs["command"] = self.create_subscription(
                 self.command_reader.msg_type,
                 str(p("command_topic")),
                 # two required parameters: rclpy passes the MessageInfo (the DDS publish time) only
@@ -373,9 +375,12 @@ class DynamicsMonitorNode(Node):
             "threshold": self.alarm.threshold, "window": self.alarm.window,
             "calibrated": bool(self.calibration),
             "target_false_alarms_per_hour": self.calibration.get("false_alarms_per_hour", ""),
+            **matched_publishers(self._inputs),
         }  # fmt: skip
         status = diagnostic_status(f"{self.get_fully_qualified_name()}: dynamics", level, message, values)
-        self.diag_pub.publish(DiagnosticArray(status=[status]))
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
 
 
 def _sent(info: Any) -> int:

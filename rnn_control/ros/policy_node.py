@@ -46,6 +46,7 @@ from rnn_control.ros.common import (
     LatencyStats,
     apply_realtime_settings,
     diagnostic_status,
+    matched_publishers,
     qos_profile,
     qos_warning_callbacks,
     run_node,
@@ -136,20 +137,22 @@ class PolicyNode(LifecycleNode):
     def _create_entities(self) -> None:
         s = self.settings
         sensor_qos = qos_profile(s.sensor_qos, s.sensor_qos_depth)
+        self._inputs: dict[str, Any] = {}  # name -> subscription (matched publishers: /diagnostics)
         for group in self.assembler.groups:
             topic = s.topics[group]
-            self._entities.append(self.create_subscription(
+            self._inputs[group] = self.create_subscription(
                 SENSOR_MSG_TYPES[group], topic, lambda msg, g=group: self._on_sensor(g, msg), sensor_qos,
                 event_callbacks=qos_warning_callbacks(self, topic),
-            ))  # fmt: skip
+            )  # fmt: skip
         self.command_pub = self.create_publisher(
             COMMAND_TYPES[s.command_type], s.command_topic, qos_profile("reliable", 1)
         )
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities += [self.command_pub, self.diag_pub]
-        self._entities.append(
-            self.create_subscription(Bool, s.estop_topic, self._on_estop, qos_profile("reliable", 10))
+        self._inputs["estop"] = self.create_subscription(
+            Bool, s.estop_topic, self._on_estop, qos_profile("reliable", 10)
         )
+        self._entities += list(self._inputs.values())
         self._entities.append(self.create_service(Trigger, "~/reset", self._on_reset))
         self.obs_pub = self.raw_pub = None
         if s.publish_debug:
@@ -208,7 +211,7 @@ class PolicyNode(LifecycleNode):
                         break
                 except Exception:  # wrong kind for this destroy_* call
                     continue
-        self._entities = []
+        self._entities, self._inputs = [], {}
         self.controller = None
 
     def _destroy_control_timer(self) -> None:
@@ -343,6 +346,7 @@ class PolicyNode(LifecycleNode):
             **supervisor_counters(sup),
             **scheduling_summary(),
             **controller_counters(sup, self.controller, self.assembler),
+            **matched_publishers(self._inputs),
         }
         return values
 
