@@ -304,7 +304,7 @@ def node(args: argparse.Namespace) -> None:
     bundle = tmp / "plan512.onnx"
     export_planning(ckpt, bundle, PlanningExportOptions(batch=512, horizon=H, parity_ticks=2))
     section = tmp / "section.yaml"
-    section.write_text(yaml.safe_dump({"mpc": {**SECTION, "deadline": 0.8}}))
+    section.write_text(yaml.safe_dump({"mpc": {**SECTION, "deadline": args.deadline}}))
     rclpy.init()
     probe = Probe("bench_probe")
     probe.watch_diagnostics()
@@ -314,7 +314,8 @@ def node(args: argparse.Namespace) -> None:
             r = _node_run(probe, tmp, bundle, section, shards, args.seconds, args.realtime_priority)
             results[shards] = r
             print(
-                f"mpc_node K=512 H=30, 100 Hz timer, {shards} shard(s), {args.seconds:.0f} s: rate "
+                f"mpc_node K=512 H=30, 100 Hz timer, deadline {args.deadline:g}, {shards} shard(s), "
+                f"{args.seconds:.0f} s: rate "
                 f"{r['rate']:.1f} Hz (min {r['min_rate']:.1f}), solve p50 {r['p50']:.2f} ms, "
                 f"p99 {r['p99']:.2f} ms, deadline misses {r['misses']} of {r['ticks']} ticks, "
                 f"late ticks {r['late']}, {r['commands']} commands received", flush=True,
@@ -391,6 +392,7 @@ def main() -> None:
     n.add_argument("--seconds", type=float, default=20.0)
     n.add_argument("--shards", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2],
                    help="planning_shards values to run, comma-separated (the first is the baseline)")
+    n.add_argument("--deadline", type=float, default=0.8, help="fraction of the period a solve may take")
     n.add_argument("--realtime-priority", type=int, default=0,
                    help="the node's realtime_priority (SCHED_FIFO; needs CAP_SYS_NICE); 0: normal")
     args = parser.parse_args()
