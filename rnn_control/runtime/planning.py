@@ -90,18 +90,19 @@ class PlanningModel:
         self._mean, self._pred = buf["plan_mean"], buf["actions"]
         self._states = [(buf[i], buf[o]) for i, o in STATE if i in buf]
         self._values: list[ort.OrtValue] = []
-        self._bounds, self._slices, self._bindings = self._bind_shards()
+        self._slices, self._bindings = self._bind_shards()
         self._pool = ThreadPoolExecutor(self.shards - 1, "planning") if self.shards > 1 else None
         self._phase = 0
         self.rollouts = 0  # calls since load
         self.reset()
 
-    def _bind_shards(self) -> tuple[np.ndarray, list, list[list[ort.IOBinding]]]:
-        """The IO bindings per state phase and shard, over numpy buffers allocated once."""
-        # shard s rolls candidates bounds[s]:bounds[s + 1]; one shard binds the full buffers (no
-        # copies), several bind their own slices (copied in and out around the calls)
+    def _bind_shards(self) -> tuple[list[tuple[slice, np.ndarray, np.ndarray]], list[list[ort.IOBinding]]]:
+        """The IO bindings per state phase and shard, over numpy buffers allocated once, and with
+        several shards each one's (candidates, actions buffer, predictions buffer)."""
+        # one shard binds the full buffers (no copies); several bind their own slices, copied in
+        # and out around the calls
         bounds = np.linspace(0, self.batch, self.shards + 1).round().astype(int)
-        slices: list[tuple[np.ndarray, np.ndarray]] = []
+        slices: list[tuple[slice, np.ndarray, np.ndarray]] = []
         bindings: list[list[ort.IOBinding]] = [[], []]  # [phase][shard]
         for shard in range(self.shards):
             if self.shards == 1:
@@ -110,7 +111,7 @@ class PlanningModel:
                 n = int(bounds[shard + 1] - bounds[shard])
                 acts = np.zeros((self.horizon, n, self.act_dim), dtype=np.float32)
                 mean = np.zeros((self.horizon, self.members, n, self.obs_dim), dtype=np.float32)
-                slices.append((acts, mean))
+                slices.append((slice(int(bounds[shard]), int(bounds[shard + 1])), acts, mean))
             # shard 0's filtered state and filter prediction are kept; the others' are scratch
             keep = shard == 0
             pred = self._pred if keep else np.zeros_like(self._pred)
@@ -127,7 +128,7 @@ class PlanningModel:
                     out = pair[1 - phase] if keep else scratch[i]
                     binding.bind_ortvalue_output(name_out, self._wrap(out))
                 bindings[phase].append(binding)
-        return bounds, slices, bindings
+        return slices, bindings
 
     def _check_shards(self, shards: int, actions_shape: Sequence[Any]) -> int:
         if not (isinstance(shards, int) and 1 <= shards <= self.batch):
@@ -171,15 +172,14 @@ class PlanningModel:
             if self._pool is None:
                 self._run(bindings[0])
             else:
-                bounds = self._bounds
-                for (acts, _), lo, hi in zip(self._slices, bounds[:-1], bounds[1:]):
-                    acts[...] = self.actions[:, lo:hi]
+                for part, acts, _ in self._slices:
+                    acts[...] = self.actions[:, part]
                 pending = [self._pool.submit(self._run, b) for b in bindings[1:]]
                 self._run(bindings[0])
                 for job in pending:
                     job.result()
-                for (_, mean), lo, hi in zip(self._slices, bounds[:-1], bounds[1:]):
-                    self._mean[:, :, lo:hi] = mean
+                for part, _, mean in self._slices:
+                    self._mean[:, :, part] = mean
         except Exception as exc:  # onnxruntime raises its own pybind types
             raise BundleError(
                 f"{self.path.name}: onnxruntime failed to run the planning graph: {exc}"
