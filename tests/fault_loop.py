@@ -45,8 +45,11 @@ def run_fault_loop(
     answer_delay: float = 0.0,
 ) -> FaultRun:
     """Run the loop until ``seconds`` after the first observation. ``answer_delay``: the controller
-    takes a uniformly random 0 to ``answer_delay`` seconds to answer each observation (a slow
-    controller: beyond the bridge's tick, the robot holds the previous command)."""
+    answers each observation a uniformly random 0 to ``answer_delay`` seconds after it arrived, in
+    order (a slow controller: beyond the bridge's tick, the robot holds the previous command)."""
+    import queue
+    import threading
+
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from std_msgs.msg import Float64MultiArray
@@ -76,13 +79,29 @@ def run_fault_loop(
     cmd = probe.node.create_publisher(Float64MultiArray, "command", qos_profile("reliable", 10))
 
     delays = np.random.default_rng(noise_seed)
+    # delayed answers leave from a thread of their own, in order, each at its due time: sleeping in
+    # the callback instead queued every later observation behind it, so the delays added up and the
+    # lateness depended on the load (17 late of ~160 once on a clean clone, 60 expected)
+    answers: queue.SimpleQueue = queue.SimpleQueue()
+
+    def answer_in_order() -> None:
+        while (item := answers.get()) is not None:
+            due, answer = item
+            time.sleep(max(0.0, due - time.monotonic()))
+            cmd.publish(answer)
+
+    answerer = threading.Thread(target=answer_in_order, daemon=True)
+    answerer.start()
 
     def on_obs(msg: Float64MultiArray) -> None:
-        run.obs_times.append(time.monotonic())
-        if answer_delay > 0:
-            time.sleep(float(delays.uniform(0.0, answer_delay)))
+        now = time.monotonic()
+        run.obs_times.append(now)
         u = explore.act(np.asarray(msg.data, dtype=np.float64)[None])[0]
-        cmd.publish(Float64MultiArray(data=[float(u[0])]))
+        answer = Float64MultiArray(data=[float(u[0])])
+        if answer_delay > 0:
+            answers.put((now + float(delays.uniform(0.0, answer_delay)), answer))
+        else:
+            cmd.publish(answer)
 
     def on_diag(msg: DiagnosticArray) -> None:
         for s in msg.status:
@@ -107,6 +126,8 @@ def run_fault_loop(
                 "the run",
             )
     finally:
+        answers.put(None)
+        answerer.join()
         probe.close()
         rclpy.try_shutdown()
         for name, node in (("bridge", bridge), ("monitor", monitor)):

@@ -161,7 +161,9 @@ def test_no_command_after_deactivate_even_from_already_queued_timer_events(bundl
 
         stopper: list = []
 
-        def deactivate(*_timer_info, node=node, stopper=stopper) -> None:
+        def deactivate(*_timer_info, node=node, stopper=stopper, before=before) -> None:
+            if not any(v != 0.0 for v in before):
+                return  # not commanding yet: 30 ms may not see the observation matched on a loaded machine
             node.trigger_deactivate()  # publishes the safe command (recorded: active is already False)
             stopper[0].cancel()
 
@@ -173,14 +175,13 @@ def test_no_command_after_deactivate_even_from_already_queued_timer_events(bundl
             sensor.publish(Float64MultiArray(data=[0.1, 0.2, 0.3]))
             ex.spin_once(timeout_sec=0.001)
 
-        deadline = time.monotonic() + 10  # however late the 30 ms timer fires on a loaded machine
+        deadline = time.monotonic() + 10  # however late the node commands on a loaded machine
         while node.active:
-            assert time.monotonic() < deadline, "the deactivation timer never fired"
+            assert time.monotonic() < deadline, f"trial {trial}: never commanded, or never deactivated"
             spin()
         settle = time.monotonic() + 0.1  # timer events queued before the deactivation run now
         while time.monotonic() < settle:
             spin()
         ex.remove_node(node)
         node.destroy_node()
-        assert any(v != 0.0 for v in before), f"trial {trial}: the node never commanded"
         assert after == [0.0], f"trial {trial}: after deactivate {after}"  # exactly the safe command

@@ -455,9 +455,12 @@ def test_estop_latches_until_reset(timer_node, probe):
     start = len(commands)
     estop.publish(Bool(data=True))
     _fresh_status(probe, pub, diag, lambda v: v["estop_latched"] == "True")
-    _feed(probe, pub, 0.3)
+    # counted, not timed: a loaded machine once delivered 18 commands in the 0.6 s that used to be fed
+    latched = len(commands)
+    _feed(probe, pub, 10.0, until=lambda: len(commands) - latched >= 10)
     estop.publish(Bool(data=False))  # releasing the button does not release the latch
-    _feed(probe, pub, 0.3)
+    released = len(commands)
+    _feed(probe, pub, 10.0, until=lambda: len(commands) - released >= 10)
     after = _values(commands, start)
     first = int(np.argmax(after == 0.0))  # the e-stop's own safe command
     assert after[first] == 0.0 and (np.abs(after[:first]) > 1e-6).all()

@@ -105,7 +105,10 @@ def test_robot_closed_loop_in_lockstep_equals_in_process_per_episode(tmp_path, s
 @pytest.mark.timeout(120)
 def test_robot_in_realtime_at_its_control_rate_trips_no_watchdog(tmp_path):
     """The bridge steps HalfCheetah on a steady timer at the bundle's 20 Hz, the policy node steps
-    on every sample (trigger all) with the default watchdog (5 periods): nothing trips."""
+    on every sample (trigger all) with the default watchdog (5 periods, 0.25 s): nothing trips,
+    episode boundaries included (the reset round trip leaves a ~0.1 s gap). Only where the robot
+    itself went silent (the JointState stamps, set at publishing, 0.2 s or more apart: a stalled
+    host did that once on a clean clone) may it trip."""
     bundle = robot_bundle(tmp_path, "half_cheetah_full")
     ns = "/cheetah_rt"
     common = {"command_type": "float64_multi_array", "command_topic": "command"}
@@ -118,13 +121,21 @@ def test_robot_in_realtime_at_its_control_rate_trips_no_watchdog(tmp_path):
     probe = Probe("rt_probe")
     probe.watch_diagnostics()
     returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return", result_qos())
+    states = probe.collect(JointState, f"{ns}/joint_states", qos_profile("sensor_data", 50))
     try:
-        probe.spin_until(lambda: len(returns) >= 2 or not bridge.alive(), 60, "two realtime episodes")
-        assert len(returns) >= 2, bridge.log() + policy.log()
+        # two episode boundaries seen by the probe, which may have matched after the first steps
+        seen = lambda: len(returns) >= 3 and len(states) >= 2 * EPISODE_STEPS  # noqa: E731
+        probe.spin_until(lambda: seen() or not bridge.alive(), 60, "three realtime episodes")
+        assert len(returns) >= 3, bridge.log() + policy.log()
         probe.spin_until(lambda: probe.diag(f"{ns}/policy_node") is not None, 5, "policy diagnostics")
         probe.spin_for(1.2)  # a fresh diagnostics snapshot from the running loop
         diag = probe.diag(f"{ns}/policy_node")
-        assert int(diag["watchdog_trips"]) == 0 and diag["watchdog_latched"] == "False", diag
+        stamps = np.array([m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in states])
+        gaps = np.diff(stamps)
+        silences = int((gaps >= 0.2).sum())
+        assert len(states) >= 2 * EPISODE_STEPS and gaps.min() > 0, (len(states), gaps.min())
+        assert int(diag["watchdog_trips"]) <= silences, (diag, np.sort(gaps)[-5:], policy.log()[-3000:])
+        assert diag["watchdog_latched"] == "False", diag
         assert int(diag["ticks"]) >= 2 * EPISODE_STEPS
         assert 15.0 <= float(diag["rate_hz"]) <= 25.0, diag  # the robot's 20 Hz
     finally:
