@@ -27,7 +27,7 @@ from rnn_control.ros.codecs import time_msg
 from rnn_control.ros.common import qos_profile
 from rnn_control.runtime import Stepper
 from tests.bundles import make_policy_bundle
-from tests.ros_support import NodeProcess, Probe
+from tests.ros_support import NodeProcess, Probe, wait_inputs_matched
 
 pytestmark = [pytest.mark.ros, pytest.mark.timeout(120)]
 RELIABLE = qos_profile("reliable", 1000)
@@ -229,7 +229,7 @@ def test_missing_joint_gives_the_safe_command_and_the_diagnostic_names_it(tmp, p
 
     try:
         probe.spin_until(lambda: pub.get_subscription_count() > 0 and proc.alive(), 30.0, "the node")
-        probe.spin_for(0.3)
+        wait_inputs_matched(probe, "/miss/policy_node", ("joint_state",))
         feed(0.4)
         assert not np.allclose(commands[-1].data, safe_ordered), "policy commands while every joint is there"
         without_j2 = [n for n in ROBOT_ORDER if n != "j2"]

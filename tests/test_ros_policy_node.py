@@ -609,7 +609,7 @@ def test_lifecycle_over_services_refusal_then_activate_deactivate_and_sigint(tmp
         assert _state(probe, "/lc") == "inactive"
         probe.spin_until(lambda: probe.node.count_publishers("/lc/command") > 0, 10, "command publisher")
         probe.spin_until(lambda: pub.get_subscription_count() > 0, 10, "sensor subscription")
-        probe.spin_for(0.3)
+        wait_inputs_matched(probe, "/lc/policy_node", ("vector",))
         # a constant input: the only observation every tick sees, so the policy's own output is
         # known tick by tick (a runtime replay) and the fade-in can be read off the commands
         _feed(probe, pub, 0.2, constant=True)

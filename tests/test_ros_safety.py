@@ -131,7 +131,7 @@ def test_slew_limit_bounds_every_command_from_the_first_after_each_activation(tm
             return pub.get_subscription_count() > 0 and probe.node.count_publishers(f"{ns}/command") > 0
 
         probe.spin_until(connected, 20, "the node to connect")
-        probe.spin_for(0.3)
+        wait_inputs_matched(probe, f"{ns}/policy_node", ("joint_state",))
         ref = Controller.load(bundle)
         for activation in range(2):
             start = len(commands)
@@ -417,7 +417,7 @@ def test_nan_in_the_models_output_or_hidden_state_gives_the_safe_command_and_a_r
             return pub.get_subscription_count() > 0 and probe.node.count_publishers(f"{ns}/command") > 0
 
         probe.spin_until(connected, 20, "the node to connect")
-        probe.spin_for(0.3)
+        wait_inputs_matched(probe, f"{ns}/policy_node", ("vector",))
         commands.clear()  # the activation's safe command, if it was heard
 
         def run(observations) -> np.ndarray:
@@ -500,7 +500,7 @@ def test_estop_while_inactive_and_in_event_mode_reset_only_when_configured_deact
             lambda: pub.get_subscription_count() > 0 and estop.get_subscription_count() > 0
             and probe.node.count_publishers(f"{ns}/command") > 0, 10, "the node's topics",
         )  # fmt: skip
-        probe.spin_for(0.3)
+        wait_inputs_matched(probe, name, ("vector", "estop"))
 
         # --- e-stop while inactive: latched, and nothing is commanded -----------------------------------
         t = time.time_ns()
