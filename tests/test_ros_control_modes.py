@@ -218,11 +218,17 @@ def test_missing_joint_gives_the_safe_command_and_the_diagnostic_names_it(tmp, p
     safe_ordered = np.array([0.0, 0.5, -0.25])  # the safe values in command_joints order j3, j1, j2
     rng = np.random.default_rng(5)
 
-    def feed(seconds: float, names=ROBOT_ORDER) -> None:
+    def feed(until, names=ROBOT_ORDER, what: str = "", seconds: float = 10.0) -> None:
+        """Publish JointStates every 10 ms until ``until()`` holds (waits by state, not by time: a
+        stalled host must not fail it)."""
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        while not until():
+            assert time.monotonic() < end, f"timed out feeding until {what}: {status()}"
             pub.publish(_joint_state(rng, names))
             probe.spin_for(0.01)
+
+    def commanding() -> bool:
+        return bool(commands) and not np.allclose(commands[-1].data, safe_ordered)
 
     def status() -> tuple[int, str, dict[str, str]] | None:
         return next((v for k, v in diagnostics.items() if "/miss/policy_node" in k), None)
@@ -230,12 +236,15 @@ def test_missing_joint_gives_the_safe_command_and_the_diagnostic_names_it(tmp, p
     try:
         probe.spin_until(lambda: pub.get_subscription_count() > 0 and proc.alive(), 30.0, "the node")
         wait_inputs_matched(probe, "/miss/policy_node", ("joint_state",))
-        feed(0.4)
-        assert not np.allclose(commands[-1].data, safe_ordered), "policy commands while every joint is there"
+        feed(commanding, what="policy commands while every joint is there")
         without_j2 = [n for n in ROBOT_ORDER if n != "j2"]
-        feed(0.8, without_j2)  # the watchdog (10 periods = 0.2 s) trips: the safe command is held
-        probe.spin_for(0.3)
+        # the watchdog (10 periods = 0.2 s) trips: the safe command is held
+        tripped = lambda: (v := status()) is not None and v[2]["watchdog_latched"] == "True"  # noqa: E731
+        feed(tripped, without_j2, "the watchdog trips")
+        held = len(commands)
+        feed(lambda: len(commands) - held >= 5, without_j2, "five commands after the trip")
         np.testing.assert_array_equal(commands[-1].data, safe_ordered)
+        feed(lambda: int(status()[2]["rejected_missing_joint"]) > 10, without_j2, "rejections counted")
         level, message, values = status()
         assert values["missing_joints"] == "j2" and int(values["rejected_missing_joint"]) > 10
         assert values["watchdog_latched"] == "True" and level == 1  # WARN
@@ -244,8 +253,8 @@ def test_missing_joint_gives_the_safe_command_and_the_diagnostic_names_it(tmp, p
         log = proc.log()
         assert log.count("JointState rejected: it lacks joint(s) ['j2'] the bundle needs") == 1, log
 
-        feed(0.5)  # the robot publishes every joint again: control resumes, the diagnostic clears
-        assert not np.allclose(commands[-1].data, safe_ordered)
+        # the robot publishes every joint again: control resumes, the diagnostic clears
+        feed(lambda: commanding() and status()[0] == 0, what="control resumes")
         level, message, values = status()
         assert values["missing_joints"] == "" and "lacks" not in message and level == 0
     finally:

@@ -403,6 +403,12 @@ def _feed(probe: Probe, pub, seconds: float, rate: float = 100.0, constant: bool
     assert until is None, "timed out feeding until the condition held"
 
 
+def _heard(commands: list, start: int, n: int):
+    """A condition: ``n`` commands have arrived since index ``start`` (counted, not timed: a
+    stalled host once delivered 10 commands in the 0.4 s a 50 Hz node fills with 20)."""
+    return lambda: len(commands) - start >= n
+
+
 def _values(commands, start: int = 0) -> np.ndarray:
     return np.array([m.data[0] for m in commands[start:]])
 
@@ -427,14 +433,14 @@ def test_watchdog_latches_the_safe_command_and_recovers_on_fresh_data(timer_node
     in_control = lambda: len(commands) >= 5 and (np.abs(_values(commands)[-5:]) > 1e-6).all()  # noqa: E731
     _feed(probe, pub, 10.0, until=in_control)
     start = len(commands)
-    _feed(probe, pub, 0.3)
+    _feed(probe, pub, 10.0, until=_heard(commands, start, 10))
     fresh = _values(commands, start)
     assert len(fresh) >= 10 and (np.abs(fresh) > 1e-6).all(), "policy commands while the sensor is fresh"
 
     t_silent = time.time_ns()  # the sensor goes silent
     diag.wait(probe, TMR, t_silent, lambda v: v["watchdog_latched"] == "True", "the watchdog to trip")
     start = len(commands)
-    probe.spin_for(0.3)
+    probe.spin_until(_heard(commands, start, 10), 10, "ten safe commands")
     held = _values(commands, start)
     assert len(held) >= 10 and (held == 0.0).all(), "the safe command on every tick once the sensor is stale"
     _, _, latched = diag.wait(probe, TMR, time.time_ns())
@@ -443,7 +449,7 @@ def test_watchdog_latches_the_safe_command_and_recovers_on_fresh_data(timer_node
 
     released = _fresh_status(probe, pub, diag, lambda v: v["watchdog_latched"] == "False")
     start = len(commands)
-    _feed(probe, pub, 0.3)
+    _feed(probe, pub, 10.0, until=_heard(commands, start, 10))
     resumed = _values(commands, start)
     assert len(resumed) >= 10 and (np.abs(resumed) > 1e-6).all(), "control resumes on fresh data"
     assert int(released["watchdog_trips"]) == int(before["watchdog_trips"]) + 1
@@ -455,12 +461,9 @@ def test_estop_latches_until_reset(timer_node, probe):
     start = len(commands)
     estop.publish(Bool(data=True))
     _fresh_status(probe, pub, diag, lambda v: v["estop_latched"] == "True")
-    # counted, not timed: a loaded machine once delivered 18 commands in the 0.6 s that used to be fed
-    latched = len(commands)
-    _feed(probe, pub, 10.0, until=lambda: len(commands) - latched >= 10)
+    _feed(probe, pub, 10.0, until=_heard(commands, len(commands), 10))
     estop.publish(Bool(data=False))  # releasing the button does not release the latch
-    released = len(commands)
-    _feed(probe, pub, 10.0, until=lambda: len(commands) - released >= 10)
+    _feed(probe, pub, 10.0, until=_heard(commands, len(commands), 10))
     after = _values(commands, start)
     first = int(np.argmax(after == 0.0))  # the e-stop's own safe command
     assert after[first] == 0.0 and (np.abs(after[:first]) > 1e-6).all()
@@ -474,7 +477,8 @@ def test_estop_latches_until_reset(timer_node, probe):
     # than a watchdog timeout after the last observation, until the feed is back: a loaded
     # machine once took 0.5 s), then only policy commands
     _feed(probe, pub, 10.0, until=lambda: (_values(commands, start) != 0.0).any())
-    _feed(probe, pub, 0.4)
+    moved = start + int(np.argmax(_values(commands, start) != 0.0))
+    _feed(probe, pub, 10.0, until=_heard(commands, moved, 15))
     resumed = _values(commands, start)
     moving = int(np.argmax(resumed != 0.0))
     assert (resumed[:moving] == 0.0).all(), resumed
