@@ -37,6 +37,7 @@ from rnn_control.runtime.mpc import MpcController
 from rnn_control.runtime.planning import PlanningModel
 from rnn_control.runtime.session import session_options
 from rnn_control.train.common.checkpoint import load_checkpoint
+from tests.host_load import HostLoad
 from tests.mpc_support import dynamics_checkpoint
 
 H = 30
@@ -311,6 +312,7 @@ def node(args: argparse.Namespace) -> None:
     results = {}
     try:
         for shards in args.shards:
+            host = HostLoad()
             r = _node_run(probe, tmp, bundle, section, shards, args.seconds, args.realtime_priority)
             results[shards] = r
             print(
@@ -318,7 +320,7 @@ def node(args: argparse.Namespace) -> None:
                 f"{args.seconds:.0f} s: rate "
                 f"{r['rate']:.1f} Hz (min {r['min_rate']:.1f}), solve p50 {r['p50']:.2f} ms, "
                 f"p99 {r['p99']:.2f} ms, deadline misses {r['misses']} of {r['ticks']} ticks, "
-                f"late ticks {r['late']}, {r['commands']} commands received", flush=True,
+                f"late ticks {r['late']}, {r['commands']} commands received; {host.line()}", flush=True,
             )  # fmt: skip
     finally:
         probe.close()

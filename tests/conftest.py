@@ -13,3 +13,13 @@ if "ROS_DOMAIN_ID" not in os.environ:
 
     os.environ["ROS_DOMAIN_ID"] = str(pick_free_domain())
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+from tests.host_load import HostLoad
+
+_HOST = HostLoad()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How much CPU the hypervisor took from this run: the timing-sensitive ROS tests read
+    differently on a machine that lost a quarter of its cores to steal."""
+    terminalreporter.write_line(_HOST.line())
