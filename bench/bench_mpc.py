@@ -5,6 +5,7 @@
     PYTHONPATH=. python bench/bench_mpc.py quality --checkpoint runs/pend-gru/checkpoint.pt \
         [--policy runs/pendulum/checkpoint.onnx]                    # 20 seeds: learned vs oracle vs PPO
     PYTHONPATH=. python bench/bench_mpc.py shards                  # the rollout split over threads
+    PYTHONPATH=. python bench/bench_mpc.py fused                   # onnxruntime's GRU operator instead
     PYTHONPATH=. python bench/bench_mpc.py node [--shards 1,2]     # mpc_node at 100 Hz, K=512, H=30
 
 ``timing``: one tick of our MPPI (MpcController.step: sampling, one batched rollout of K x H in one
@@ -255,6 +256,69 @@ def shards(args: argparse.Namespace) -> None:
         print(f"| {k} | " + " | ".join(f"{v:.2f}" for v in p50) + f" | {p50[0] / p50[2]:.2f}x |", flush=True)
 
 
+class _FusedGruBuilder(_Builder):
+    """The planning graph's GRU layers as onnxruntime's fused ``GRU`` operator (seq_length 1 per
+    step, ``linear_before_reset`` as PyTorch) instead of the gate products: a variant to measure."""
+
+    def cell_step(self, layer, h, c, inputs):
+        from onnx import helper
+
+        if self.cell != "gru" or self.ensemble:
+            return super().cell_step(layer, h, c, inputs)
+        g, hd = self.g, self.hidden
+        w_ih, w_hh, b_ih, b_hh = self.members[0].layers[layer]
+
+        def zrh(a: np.ndarray) -> np.ndarray:  # PyTorch's r, z, n blocks -> ONNX's z, r, h
+            return np.concatenate([a[hd : 2 * hd], a[:hd], a[2 * hd :]])
+
+        key = f"fused{layer}"
+        if key not in self._consts:
+            self._consts[key] = (g.const(zrh(w_ih)[None]), g.const(zrh(w_hh)[None]),
+                                 g.const(np.concatenate([zrh(b_ih), zrh(b_hh)])[None]))  # fmt: skip
+        w, r, b = self._consts[key]
+        x = inputs[0] if len(inputs) == 1 else g.op("Concat", *inputs, axis=-1)
+        x3, h3, y_h = g.op("Unsqueeze", x, g.ints([0])), g.op("Unsqueeze", h, g.ints([0])), g.name("gru_h")
+        g.nodes.append(helper.make_node("GRU", [x3, w, r, b, "", h3], ["", y_h], hidden_size=hd,
+                                        linear_before_reset=1))  # fmt: skip
+        return g.op("Squeeze", y_h, g.ints([0])), None
+
+
+def fused(args: argparse.Namespace) -> None:
+    """The rollout alone, one call, 1 thread: the exported graph (gate products) against the same
+    model with onnxruntime's fused GRU operator per step (both pass the export's parity check),
+    interleaved call by call so both see the same machine."""
+    from rnn_control.export import planning_graph
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_mpc_fused_"))
+    ckpt = dynamics_checkpoint(tmp, hidden=64)
+    rng = np.random.default_rng(0)
+    host = HostLoad()
+    print("| K | gate products (ms, p50) | fused GRU operator (ms, p50) | fused / products |")
+    print("|---|---|---|---|")
+    for k in (256, 512, 1024):
+        models = []
+        for name, builder in (("products", _Builder), ("fused", _FusedGruBuilder)):
+            path = tmp / f"plan{k}_{name}.onnx"
+            planning_graph._Builder = builder  # the exporter builds with this class
+            try:
+                export_planning(ckpt, path, PlanningExportOptions(batch=k, horizon=H, parity_ticks=2))
+            finally:
+                planning_graph._Builder = _Builder
+            pm = PlanningModel.load(path, intra_op_threads=1)
+            pm.begin([1.0, 0.0])
+            pm.actions[:] = rng.uniform(-2, 2, pm.actions.shape)
+            models.append(pm)
+        times: list[list[float]] = [[], []]
+        for _ in range(args.ticks):
+            for i, pm in enumerate(models):
+                t = time.perf_counter()
+                pm.rollout()
+                times[i].append(time.perf_counter() - t)
+        a, b = (pct(ts)[0] for ts in times)
+        print(f"| {k} | {a:.2f} | {b:.2f} | {b / a:.2f}x |", flush=True)
+    print(host.line())
+
+
 def quality(args: argparse.Namespace) -> None:
     from rnn_control.envs.bundle_returns import bundle_returns
     from rnn_control.envs.mpc_returns import mpc_returns, oracle_returns
@@ -384,6 +448,8 @@ def main() -> None:
     t.add_argument("--ticks", type=int, default=200)
     sh = sub.add_parser("shards")
     sh.add_argument("--ticks", type=int, default=100)
+    f = sub.add_parser("fused")
+    f.add_argument("--ticks", type=int, default=100)
     q = sub.add_parser("quality")
     q.add_argument("--checkpoint", required=True, help="dynamics checkpoint (trained on the scenario)")
     q.add_argument("--policy", help="a policy bundle to compare (e.g. the PPO one)")
@@ -398,7 +464,7 @@ def main() -> None:
     n.add_argument("--realtime-priority", type=int, default=0,
                    help="the node's realtime_priority (SCHED_FIFO; needs CAP_SYS_NICE); 0: normal")
     args = parser.parse_args()
-    {"timing": timing, "shards": shards, "quality": quality, "node": node}[args.what](args)
+    {"timing": timing, "shards": shards, "fused": fused, "quality": quality, "node": node}[args.what](args)
 
 
 if __name__ == "__main__":
