@@ -624,7 +624,15 @@ def test_lifecycle_over_services_refusal_then_activate_deactivate_and_sigint(tmp
         t_request = time.monotonic()
         assert _change(probe, "/lc", Transition.TRANSITION_ACTIVATE)  # the client exists: no discovery wait
         t_response = time.monotonic()
-        _feed(probe, pub, LC_FADE + 0.4, constant=True)
+
+        def after_fade() -> int:  # ticks stamped after the fade-in (with the bound used below)
+            if not commands:
+                return 0
+            begin = min(t_response, (stamp_ns(commands[0].header.stamp) - offset) * 1e-9)
+            late = [(stamp_ns(m.header.stamp) - offset) * 1e-9 - begin for m in commands[:-1]]
+            return sum(t >= LC_FADE + 1e-3 for t in late)
+
+        _feed(probe, pub, 10.0, constant=True, until=lambda: after_fade() >= 5)  # counted: a host may stall
         assert commands[0].effort[0] == LC_SAFE, "activation publishes the safe command first"
         ticks = commands[1:]
         ref = Controller.load(bundle)
@@ -647,7 +655,8 @@ def test_lifecycle_over_services_refusal_then_activate_deactivate_and_sigint(tmp
         # --- deactivate: one safe command, then nothing (count every message after it) ---------------
         start = len(commands)
         assert _change(probe, "/lc", Transition.TRANSITION_DEACTIVATE)
-        _feed(probe, pub, 0.3, constant=True)
+        _feed(probe, pub, 10.0, constant=True, until=_heard(commands, start, 1))
+        _feed(probe, pub, 0.3, constant=True)  # anything that would follow it
         tail = efforts(start)
         assert len(tail) >= 1 and tail[-1] == LC_SAFE and (tail == LC_SAFE).sum() == 1, tail
         assert _state(probe, "/lc") == "inactive"
@@ -661,6 +670,7 @@ def test_lifecycle_over_services_refusal_then_activate_deactivate_and_sigint(tmp
         while proc.alive() and time.monotonic() < end:
             pub.publish(_vec([0.1, 0.5, -0.2]))
             probe.spin_for(0.01)
+        probe.spin_until(lambda: LC_SAFE in efforts(start), 10, "the exit handler's safe command")
         probe.spin_for(0.3)
         tail = efforts(start)
         assert len(tail) >= 1 and tail[-1] == LC_SAFE and (tail == LC_SAFE).sum() == 1, tail
