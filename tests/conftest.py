@@ -21,5 +21,5 @@ _HOST = HostLoad()
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """How much CPU the hypervisor took from this run: the timing-sensitive ROS tests read
-    differently on a machine that lost a quarter of its cores to steal."""
+    differently on a machine that lost a fifth of its cores to steal."""
     terminalreporter.write_line(_HOST.line())

@@ -1,6 +1,6 @@
 """What else the host did during a timing run: CPU time stolen by the hypervisor (``steal`` in
 /proc/stat) and the load average, printed beside a result so a reader can tell a quiet machine
-from a busy one. On this project's VMs steal reached a quarter of both cores at times, with
+from a busy one. On this project's VMs steal reached over a fifth of both cores at times, with
 nothing else running inside the VM; a timing figure from such a window says little."""
 
 from __future__ import annotations
