@@ -6,6 +6,7 @@ equal the in-process evaluation of the same bundle, per episode."""
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -106,9 +107,10 @@ def test_robot_closed_loop_in_lockstep_equals_in_process_per_episode(tmp_path, s
 def test_robot_in_realtime_at_its_control_rate_trips_no_watchdog(tmp_path):
     """The bridge steps HalfCheetah on a steady timer at the bundle's 20 Hz, the policy node steps
     on every sample (trigger all) with the default watchdog (5 periods, 0.25 s): nothing trips,
-    episode boundaries included (the reset round trip leaves a ~0.1 s gap). Only where the robot
-    itself went silent (the JointState stamps, set at publishing, 0.2 s or more apart: a stalled
-    host did that once on a clean clone) may it trip."""
+    episode boundaries included. Only where the robot itself went silent (the JointState stamps,
+    set at publishing, 0.2 s or more apart: a stalled host did that once on a clean clone) may it
+    trip. An episode boundary is one period plus the reset's round trip: the bridge starts the
+    episode when the reset answers (at the next tick it was two periods)."""
     bundle = robot_bundle(tmp_path, "half_cheetah_full")
     ns = "/cheetah_rt"
     common = {"command_type": "float64_multi_array", "command_topic": "command"}
@@ -120,8 +122,16 @@ def test_robot_in_realtime_at_its_control_rate_trips_no_watchdog(tmp_path):
     rclpy.init()
     probe = Probe("rt_probe")
     probe.watch_diagnostics()
-    returns = probe.collect(Float64, f"{ns}/sim_bridge/episode_return", result_qos())
-    states = probe.collect(JointState, f"{ns}/joint_states", qos_profile("sensor_data", 50))
+    returns, ended = [], []  # each episode's return, and when it arrived
+    states, arrived = [], []  # each JointState, and when it arrived
+
+    def timed(messages: list, times: list):
+        return lambda m: (messages.append(m), times.append(time.monotonic()))
+
+    probe.node.create_subscription(Float64, f"{ns}/sim_bridge/episode_return", timed(returns, ended),
+                                   result_qos())  # fmt: skip
+    probe.node.create_subscription(JointState, f"{ns}/joint_states", timed(states, arrived),
+                                   qos_profile("sensor_data", 50))  # fmt: skip
     try:
         # two episode boundaries seen by the probe, which may have matched after the first steps
         seen = lambda: len(returns) >= 3 and len(states) >= 2 * EPISODE_STEPS  # noqa: E731
@@ -138,6 +148,13 @@ def test_robot_in_realtime_at_its_control_rate_trips_no_watchdog(tmp_path):
         assert diag["watchdog_latched"] == "False", diag
         assert int(diag["ticks"]) >= 2 * EPISODE_STEPS
         assert 15.0 <= float(diag["rate_hz"]) <= 25.0, diag  # the robot's 20 Hz
+        # the boundaries: the last reading before each return arrived, and the first after it
+        # (the return goes out a period after the episode's last reading, before the next one)
+        received = np.array(arrived[: len(stamps)])
+        after = [int(np.searchsorted(received, t)) for t in ended]
+        boundaries = [gaps[i - 1] for i in after if 0 < i < len(stamps)]
+        assert len(boundaries) >= 2, (len(boundaries), ended, received[[0, -1]])
+        assert min(boundaries) < 1.6 * 0.05, boundaries  # a period and the round trip, not two periods
     finally:
         for p in (policy, bridge):
             p.stop(signal.SIGINT)

@@ -7,6 +7,7 @@ not waited for: there is nobody to reset, and nobody to answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rclpy.node import Node
@@ -14,11 +15,13 @@ from std_srvs.srv import Trigger
 
 
 class EpisodeResets:
-    """Trigger clients for a list of service names, and the resets still under way."""
+    """Trigger clients for a list of service names, and the resets still under way.
+    ``on_landed``: called (in the node's executor) when the last reset of a call has answered."""
 
-    def __init__(self, node: Node, services: list[str]) -> None:
+    def __init__(self, node: Node, services: list[str], on_landed: Callable[[], None] | None = None) -> None:
         self.clients = [node.create_client(Trigger, s) for s in services if s]
         self.pending = 0
+        self.on_landed = on_landed
 
     def __bool__(self) -> bool:
         return bool(self.clients)
@@ -41,3 +44,5 @@ class EpisodeResets:
 
     def _landed(self, _future: Any) -> None:
         self.pending -= 1
+        if self.pending == 0 and self.on_landed is not None:
+            self.on_landed()

@@ -150,7 +150,9 @@ class SimBridgeNode(Node):
         )
         self.return_pub = self.create_publisher(Float64, RETURN_TOPIC, result_qos(self.max_episodes))
         service = str(p("policy_reset_service"))
-        self.resets = EpisodeResets(self, [service, *(str(s) for s in p("reset_services") or [])])
+        services = [service, *(str(s) for s in p("reset_services") or [])]
+        landed = self._on_resets_landed if self.mode == "realtime" else None
+        self.resets = EpisodeResets(self, services, on_landed=landed)
         self.policy_reset = self.resets.clients[0] if service else None
 
         self._created = time.monotonic()
@@ -257,6 +259,15 @@ class SimBridgeNode(Node):
             return
         self._publish_observation()
         self._started = True
+
+    def _on_resets_landed(self) -> None:
+        """Realtime: the episode starts the moment its resets have answered, and the tick timer
+        restarts there, so its first step lasts a whole period. Waiting for the next tick left a
+        two-period gap in the sensor stream at every episode boundary."""
+        if self.done or self._started:
+            return
+        self.timer.reset()
+        self._realtime_tick()
 
     def _lockstep_tick(self) -> None:
         """(Re)publish only when not waiting for a command; step with the held one after
