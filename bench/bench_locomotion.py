@@ -54,10 +54,18 @@ def variant(
     return over
 
 
+RL_ZOO_HC = {"init_log_std": -2.0, "gamma": 0.98, "gae_lambda": 0.92}
 RUNS: dict[str, tuple[str, dict]] = {  # name -> (shipped scenario, variant)
     "hc_full_gru": ("half_cheetah_full", {}),
     "hc_full_gru_narrow": ("half_cheetah_full", {"policy": {"init_log_std": -2.0, "gamma": 0.98}}),
     "hc_full_mlp": ("half_cheetah_full", {"mlp": True}),
+    # rl-zoo's HalfCheetah exploration and discount (initial std 0.14, gamma 0.98, lambda 0.92)
+    "hc_full_mlp_narrow": ("half_cheetah_full", {"mlp": True, "policy": RL_ZOO_HC}),
+    # the same with twice the gradient steps per update (16 minibatches of 128 steps)
+    "hc_full_mlp_narrow_mb16": (
+        "half_cheetah_full",
+        {"mlp": True, "policy": {**RL_ZOO_HC, "num_minibatches": 16}},
+    ),
     "hc_full_mlp4": ("half_cheetah_full", {"mlp": True, "frames": 4}),
     "hc_imu_gru": ("half_cheetah_imu", {"privileged": False}),
     "hc_imu_gru_priv": ("half_cheetah_imu", {"privileged": True}),  # as shipped

@@ -30,6 +30,10 @@ Modes (``--modes``, default all):
   launcher sets 1 thread per rank;
 - ``ranks2-wide``: 2 ranks, each stepping all ``policy.num_envs`` envs: twice the batch per
   update, so half the updates for the same env steps (a different training run).
+- ``independent2``: two ``sync`` trainings at once (seeds s and s + 1), no communication at all:
+  the most any 2-process mode can reach on this machine, the whole training loop included (the
+  update's cache and memory contention, which ``ceiling``'s rollout loop leaves out). Its steps/s
+  is the two runs' sum; its return is the first run's.
 
 A mode whose command fails is reported as skipped, with its first error.
 
@@ -62,7 +66,7 @@ from rnn_control.scenario.loading import deep_merge, resolve_scenario
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "rnn_control"]  # = rnn-control
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-MODES = ("sync", "threads2", "async", "ranks2", "ranks2-wide")
+MODES = ("sync", "threads2", "async", "ranks2", "ranks2-wide", "independent2")
 DEFAULT_SCENARIOS = ("sim/pendulum_novel.yaml", "sim/half_cheetah_full.yaml")
 
 
@@ -168,6 +172,8 @@ def error_lines(output: str, context: int = 6) -> str:
 
 def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any] | None:
     """Train once in ``mode``; None (with the error shown) when the command fails."""
+    if mode == "independent2":
+        return run_independent(args, folder)
     run_dir = folder / f"run_{mode}"
     cmd = command(mode, scenario_file(args.scenario, mode, args, folder), run_dir, args.steps)
     print(f"\n[{mode}] {' '.join(cmd)}", flush=True)
@@ -180,6 +186,33 @@ def run_mode(mode: str, args: argparse.Namespace, folder: Path) -> dict[str, Any
         return None
     result = {"mode": mode, "wall_s": wall, **read_metrics(run_dir, args.target)}
     print(f"[{mode}] {result}", flush=True)
+    return result
+
+
+def run_independent(args: argparse.Namespace, folder: Path) -> dict[str, Any] | None:
+    """Two ``sync`` trainings started together (seeds s and s + 1): the sum of their steps/s."""
+    yaml_path = scenario_file(args.scenario, "sync", args, folder)
+    data = yaml.safe_load(yaml_path.read_text())
+    procs, run_dirs = [], []
+    for k in range(2):
+        seeded = folder / f"{yaml_path.stem}_independent{k}.yaml"
+        seeded.write_text(yaml.safe_dump({**data, "seed": int(data.get("seed", 0)) + k}, sort_keys=False))
+        run_dirs.append(folder / f"run_independent2_{k}")
+        cmd = command("sync", seeded, run_dirs[-1], args.steps)
+        print(f"\n[independent2/{k}] {' '.join(cmd)}", flush=True)
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        procs.append(subprocess.Popen(cmd, cwd=REPO, text=True, **pipes))
+    t0 = time.perf_counter()
+    outputs = [p.communicate() for p in procs]
+    wall = time.perf_counter() - t0
+    if any(p.returncode != 0 for p in procs):
+        print(f"[independent2] skipped:\n{error_lines(outputs[0][1] or outputs[1][1])}", flush=True)
+        return None
+    runs = [read_metrics(d, args.target) for d in run_dirs]
+    result = {"mode": "independent2", "wall_s": wall, **runs[0]}
+    result["steps_per_s"] = sum(r["steps_per_s"] for r in runs)
+    result["steps"] = sum(r["steps"] for r in runs)
+    print(f"[independent2] {result} (each: {[round(r['steps_per_s']) for r in runs]} steps/s)", flush=True)
     return result
 
 
