@@ -76,6 +76,10 @@ RUNS: dict[str, tuple[str, dict]] = {  # name -> (shipped scenario, variant)
     "hc_novel_gru": ("half_cheetah_novel", {}),  # as shipped: privileged critic
     "hc_novel_mlp": ("half_cheetah_novel", {"mlp": True}),
     "hc_novel_mlp4": ("half_cheetah_novel", {"mlp": True, "frames": 4}),
+    # the same three with a symmetric critic (it reads what the actor reads)
+    "hc_novel_gru_sym": ("half_cheetah_novel", {"privileged": False}),
+    "hc_novel_mlp_sym": ("half_cheetah_novel", {"mlp": True, "privileged": False}),
+    "hc_novel_mlp4_sym": ("half_cheetah_novel", {"mlp": True, "frames": 4, "privileged": False}),
     "walker_full_gru": ("walker2d_full", {}),
     "walker_full_mlp": ("walker2d_full", {"mlp": True}),
     "walker_imu_gru": ("walker2d_imu", {}),

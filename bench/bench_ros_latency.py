@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.host_load import HostLoad  # noqa: E402  (needs the repository root on the path)
+
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_DOMAIN_ID", str(60 + os.getpid() % 40))
 JOINTS = [f"j{i}" for i in range(6)]
@@ -324,14 +326,18 @@ def main() -> int:
         cases = [c for c in cases if re.search(args.only, c[0])]
     results = []
     runs = [c for _ in range(args.repeats) for c in cases]
+    host = HostLoad()
     for k, (name, node_args, rate, pin) in enumerate(runs):
+        case_host = HostLoad()
         r = run_case(name, node_args, rate, args.seconds, tmp, k, pin)
+        r["host"] = case_host.line()
         results.append(r)
         print(
             f"{name:34s} sent {r['sent']:5d} ({r['achieved_rate']:6.0f}/s) recv {r['received']:5d} "
             f"dropped {r['dropped']:4d}  p50 {r['p50_us']:7.0f} us  p99 {r['p99_us']:7.0f} us  "
             f"max {r['max_us']:8.0f} us  SIGTERM rc {r['sigterm_rc']} in {r['sigterm_exit_s']:.2f}s"
-            + (f"  missed ticks {r['missed_ticks']}" if r["missed_ticks"] is not None else ""),
+            + (f"  missed ticks {r['missed_ticks']}" if r["missed_ticks"] is not None else "")
+            + f"  ({r['host']})",
             flush=True,
         )
     print(f"\n## policy node vs bare relay (same run; median over {args.repeats} repeats, dropped summed)")
@@ -367,6 +373,7 @@ def main() -> int:
             f"dropped {a['dropped']}/{a['sent']}  missed ticks {missed or '-'}  "
             f"SIGTERM (rc, last command safe) {exits}"
         )
+    print(f"\n{host.line()}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -62,6 +62,7 @@ import yaml
 from rnn_control.envs.factory import make_vec_env
 from rnn_control.scenario import load_scenario
 from rnn_control.scenario.loading import deep_merge, resolve_scenario
+from tests.host_load import HostLoad
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "rnn_control"]  # = rnn-control
@@ -219,6 +220,7 @@ def run_independent(args: argparse.Namespace, folder: Path) -> dict[str, Any] | 
 def bench_train(args: argparse.Namespace) -> None:
     """Run every mode, then print one table with the ratios to the ``sync`` baseline."""
     folder = Path(tempfile.mkdtemp(prefix="bench_scaling_"))
+    host = HostLoad()
     results = [r for mode in args.modes if (r := run_mode(mode, args, folder)) is not None]
     base = next((r for r in results if r["mode"] == "sync"), None)
     print(f"\n{Path(args.scenario).stem}, --steps {args.steps}, target {args.target} (runs in {folder})")
@@ -231,6 +233,7 @@ def bench_train(args: argparse.Namespace) -> None:
             f"| {r['mode']} | {r['steps']} | {r['steps_per_s']:,.0f} | {ratio} | {r['train_s']:.0f} "
             f"| {r['wall_s']:.0f} | {to_target} | {r['final_return']:.1f} |"
         )
+    print(host.line())
 
 
 # ---------------------------------------------------------------- ceiling
@@ -278,6 +281,7 @@ dist.destroy_process_group()
 
 def bench_ceiling(args: argparse.Namespace) -> None:
     """Rollout-loop steps/s in 1 process and in 2 at once; gloo all-reduce latency."""
+    host = HostLoad()
     cmd = [sys.executable, "-c", ROLLOUT_LOOP, args.scenario, str(args.num_envs), str(args.seconds)]
     one = float(subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True).stdout)
     procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -290,6 +294,7 @@ def bench_ceiling(args: argparse.Namespace) -> None:
         script.flush()
         out = subprocess.run([*TORCHRUN, script.name], cwd=REPO, capture_output=True, text=True, check=True)
     print("  " + "\n  ".join(line for line in out.stdout.splitlines() if "all_reduce" in line))
+    print(f"  {host.line()}")
 
 
 # ---------------------------------------------------------------- command line
