@@ -83,6 +83,8 @@ RUNS: dict[str, tuple[str, dict]] = {  # name -> (shipped scenario, variant)
     # levers for the GRU on the masked variant: BPTT over 64-step chunks; rl-zoo's exploration
     "hc_novel_gru_chunk64": ("half_cheetah_novel", {"policy": {"chunk_length": 64}}),
     "hc_novel_gru_narrow": ("half_cheetah_novel", {"policy": RL_ZOO_HC}),
+    "hc_novel_mlp_narrow": ("half_cheetah_novel", {"mlp": True, "policy": RL_ZOO_HC}),
+    "hc_novel_mlp4_narrow": ("half_cheetah_novel", {"mlp": True, "frames": 4, "policy": RL_ZOO_HC}),
     "walker_full_gru": ("walker2d_full", {}),
     "walker_full_mlp": ("walker2d_full", {"mlp": True}),
     "walker_imu_gru": ("walker2d_imu", {}),
