@@ -206,8 +206,10 @@ def run_independent(args: argparse.Namespace, folder: Path) -> dict[str, Any] | 
     t0 = time.perf_counter()
     outputs = [p.communicate() for p in procs]
     wall = time.perf_counter() - t0
-    if any(p.returncode != 0 for p in procs):
-        print(f"[independent2] skipped:\n{error_lines(outputs[0][1] or outputs[1][1])}", flush=True)
+    failed = [(p, err) for p, (_, err) in zip(procs, outputs) if p.returncode != 0]
+    if failed:  # the failing run's stderr (the other's may hold only warnings)
+        proc, err = failed[0]
+        print(f"[independent2] skipped: exit {proc.returncode}\n{error_lines(err)}", flush=True)
         return None
     runs = [read_metrics(d, args.target) for d in run_dirs]
     result = {"mode": "independent2", "wall_s": wall, **runs[0]}
